@@ -1,0 +1,16 @@
+"""Settings for the test suite: production settings with fixed test secrets and fast hashing."""
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+# A fixed Fernet key so encrypted codes made in one test process can be read in another.
+os.environ.setdefault("PROVISIONING_CODE_KEYS", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktdGVzdDE=")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
+os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
+os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
+os.environ.setdefault("CONN_MAX_AGE", "0")
+
+from .settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,126 @@
+"""Provisioning Authentication Codes, the SCIM view of users, and the request log."""
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class ProvisioningCode(models.Model):
+    """A bearer code Entra ID uses to provision one organisation; see ``tokens.py``."""
+
+    organisation = models.ForeignKey(
+        "organisations.Organisation", on_delete=models.CASCADE, related_name="provisioning_codes"
+    )
+    # SHA-256 of the plaintext: looked up by index on every SCIM request.
+    digest = models.CharField(max_length=64, unique=True)
+    # Fernet token of the plaintext, for the admin's "Reveal"; the key is not in the database.
+    encrypted = models.TextField()
+    last_characters = models.CharField(max_length=8)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    # Set when a newer code is issued: the grace period after which this one stops working.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organisation", "created_at"], name="code_org_created_idx")]
+
+    def __str__(self) -> str:
+        return f"…{self.last_characters}"
+
+
+class ProvisioningCodeReveal(models.Model):
+    """Who revealed a code's plaintext, and when."""
+
+    code = models.ForeignKey(ProvisioningCode, on_delete=models.CASCADE, related_name="reveals")
+    revealed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    revealed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-revealed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.code} revealed by {self.revealed_by} at {self.revealed_at:%Y-%m-%d %H:%M}"
+
+
+class ScimUser(models.Model):
+    """The SCIM resource of a Prompt user provisioned (or adopted) by an organisation's Entra ID.
+
+    ``userName`` and ``active`` live on the user (``username``, ``is_active``); every other
+    attribute is kept in ``attributes`` exactly as Entra sent it, with the few that filters need
+    copied into indexed columns.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="scim")
+    # Denormalised from the user so every SCIM query is scoped by one indexed column.
+    organisation = models.ForeignKey(
+        "organisations.Organisation", on_delete=models.PROTECT, related_name="scim_users"
+    )
+    attributes = models.JSONField(default=dict, blank=True)
+    external_id = models.CharField(max_length=1024, blank=True, default="")
+    email = models.CharField(max_length=1024, blank=True, default="")
+    employee_number = models.CharField(max_length=1024, blank=True, default="")
+    manager = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reports"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    last_modified = models.DateTimeField(auto_now=True)
+    # A SCIM DELETE hides the resource but keeps the person's Prompt data.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organisation", "external_id"], name="scimuser_org_external_idx"),
+            models.Index(fields=["organisation", "email"], name="scimuser_org_email_idx"),
+            models.Index(fields=["organisation", "employee_number"], name="scimuser_org_empno_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class ScimRequest(models.Model):
+    """One SCIM request, recorded for the organisation's provisioning activity."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Created"
+        UPDATED = "updated", "Updated"
+        DEACTIVATED = "deactivated", "Deactivated"
+        REACTIVATED = "reactivated", "Reactivated"
+        DELETED = "deleted", "Deleted"
+        READ = "read", "Read"
+        NONE = "", "None"
+
+    organisation = models.ForeignKey(
+        "organisations.Organisation", on_delete=models.CASCADE, related_name="scim_requests"
+    )
+    created_at = models.DateTimeField(db_index=False)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=255)
+    status = models.PositiveSmallIntegerField()
+    scim_type = models.CharField(max_length=32, blank=True, default="")
+    detail = models.CharField(max_length=500, blank=True, default="")
+    action = models.CharField(max_length=16, choices=Action.choices, blank=True, default="")
+    scim_user = models.ForeignKey(
+        ScimUser, on_delete=models.SET_NULL, null=True, blank=True, related_name="requests"
+    )
+    # Field-level changes {"attribute": [old, new]} for the user's provisioning timeline.
+    changes = models.JSONField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["organisation", "created_at"], name="scimrequest_org_time_idx"),
+            models.Index(fields=["scim_user", "created_at"], name="scimrequest_user_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.status}"

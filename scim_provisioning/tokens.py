@@ -1,0 +1,99 @@
+"""Provisioning Authentication Codes: generate, digest, encrypt for reveal, and verify.
+
+A code is ``pscim_`` followed by 43 URL-safe characters (256 random bits). Only its SHA-256
+digest (unique index, used to authenticate) and a Fernet-encrypted copy (so an authorised admin
+can reveal it) are stored; the Fernet keys come from ``PROVISIONING_CODE_KEYS``, newest first.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import TYPE_CHECKING
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from organisations.models import Organisation
+
+    from .models import ProvisioningCode
+
+CODE_PREFIX = "pscim_"
+_RANDOM_BYTES = 32
+_CODE_LENGTH = len(CODE_PREFIX) + 43
+LAST_CHARACTERS = 4
+
+
+class CodeDecryptionError(Exception):
+    """The encrypted copy cannot be read with any configured key."""
+
+
+def generate_code() -> str:
+    """Return a new high-entropy code with the recognisable prefix."""
+    return CODE_PREFIX + secrets.token_urlsafe(_RANDOM_BYTES)
+
+
+def code_digest(code: str) -> str:
+    """Return the hex SHA-256 digest under which a code is stored and looked up."""
+    return hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _fernet() -> MultiFernet:
+    return MultiFernet([Fernet(key) for key in settings.PROVISIONING_CODE_KEYS])
+
+
+def encrypt_code(code: str) -> str:
+    """Encrypt a code with the newest configured key."""
+    return _fernet().encrypt(code.encode()).decode()
+
+
+def decrypt_code(encrypted: str) -> str:
+    """Decrypt a stored copy with whichever configured key made it."""
+    try:
+        return _fernet().decrypt(encrypted.encode()).decode()
+    except InvalidToken as exc:
+        raise CodeDecryptionError("No configured PROVISIONING_CODE_KEYS key can read this code.") from exc
+
+
+def reencrypt_code(encrypted: str) -> str:
+    """Re-encrypt a stored copy with the newest key (for key rotation)."""
+    try:
+        return _fernet().rotate(encrypted.encode()).decode()
+    except InvalidToken as exc:
+        raise CodeDecryptionError("No configured PROVISIONING_CODE_KEYS key can read this code.") from exc
+
+
+def active_codes_q(now=None) -> Q:
+    """Filter for codes that still authenticate (not revoked, grace period not over)."""
+    now = now or timezone.now()
+    return Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
+def code_for_bearer(value: str) -> ProvisioningCode | None:
+    """Return the active code matching a bearer value, with its organisation, in one query.
+
+    The database is searched by the digest, so timing does not depend on how much of the secret
+    an attacker has guessed; the final comparison is constant-time as well.
+    """
+    from .models import ProvisioningCode
+
+    if not isinstance(value, str) or len(value) != _CODE_LENGTH or not value.startswith(CODE_PREFIX):
+        return None
+    digest = code_digest(value)
+    code = (
+        ProvisioningCode.objects.select_related("organisation")
+        .filter(active_codes_q(), digest=digest, organisation__provisioning_enabled=True)
+        .first()
+    )
+    if code is None or not hmac.compare_digest(code.digest, digest):
+        return None
+    return code
+
+
+def organisation_for_code(value: str) -> Organisation | None:
+    """Return the organisation a valid, active code provisions, or ``None``."""
+    code = code_for_bearer(value)
+    return code.organisation if code else None
