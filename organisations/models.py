@@ -132,6 +132,15 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.username
 
+    def save(self, *args, **kwargs) -> None:
+        # The role alone grants admin rights (see organisations.roles); is_staff mirrors it so that
+        # Django's own staff checks, such as the admin sign-in form, always agree with the role.
+        self.is_staff = self.role in (Role.PROMPT_ADMIN, Role.AGENCY_ADMIN, Role.ADMIN)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "role" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "is_staff"}
+        super().save(*args, **kwargs)
+
     def _get_session_auth_hash(self, secret: str | None = None) -> str:
         # Django's hash covers only the password; adding session_version lets deactivation end
         # sessions of users who have no password at all (they sign in with Microsoft).

@@ -14,3 +14,6 @@ os.environ.setdefault("CONN_MAX_AGE", "0")
 from .settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Tests never run collectstatic: WhiteNoise serves the admin's files straight from the apps.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True

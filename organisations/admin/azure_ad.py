@@ -1,0 +1,186 @@
+"""The organisation's "Azure AD" page: SSO and provisioning settings and the provisioning code.
+
+Shaped like Django's change-password page: extra URLs under the organisation's change URL, each
+wrapped in ``admin_view`` and re-checking ``has_change_permission`` for this organisation.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import get_script_prefix, path, reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_POST
+
+from organisations.forms import AzureADForm
+from organisations.models import Organisation
+from organisations.services import organisation_update_azure_ad
+from scim_provisioning import services as provisioning_services
+from scim_provisioning.activity import activity_summary
+from scim_provisioning.models import ProvisioningCode
+from scim_provisioning.tokens import CODE_PREFIX, active_codes_q
+
+# The Tenant URL administrators paste into Entra ID.
+SCIM_BASE_PATH = "api/authentication/scim"
+CODE_NAME = "Provisioning Authentication Code"
+
+
+class AzureADPageMixin:
+    """Adds the Azure AD page and its code actions to the organisation admin."""
+
+    azure_ad_template = "admin/organisations/organisation/azure_ad.html"
+
+    def get_urls(self):
+        def route(suffix: str, view, name: str):
+            return path(
+                f"<id>/azure-ad/{suffix}",
+                self.admin_site.admin_view(view),
+                name=f"{self.opts.app_label}_{self.opts.model_name}_{name}",
+            )
+
+        return [
+            route("", self.azure_ad_view, "azure_ad"),
+            route("codes/<int:code_id>/reveal/", self.code_reveal_view, "azure_ad_code_reveal"),
+            route("codes/generate/", self.code_generate_view, "azure_ad_code_generate"),
+            route("codes/revoke-previous/", self.code_revoke_previous_view, "azure_ad_code_revoke_previous"),
+            *super().get_urls(),
+        ]
+
+    def _organisation_for_azure_ad(self, request, id) -> Organisation:
+        organisation = self.get_object(request, unquote(id))
+        if not self.has_change_permission(request, organisation):
+            raise PermissionDenied
+        if organisation is None:
+            # Another organisation's page is as absent as a missing one.
+            raise Http404("No such organisation.")
+        return organisation
+
+    def _azure_ad_url(self, organisation: Organisation, name: str = "azure_ad", **kwargs) -> str:
+        return reverse(
+            f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_{name}",
+            kwargs={"id": organisation.pk, **kwargs},
+        )
+
+    def azure_ad_view(self, request, id):
+        organisation = self._organisation_for_azure_ad(request, id)
+        if request.method == "POST":
+            form = AzureADForm(request.POST, organisation=organisation)
+            if form.is_valid():
+                try:
+                    result = organisation_update_azure_ad(
+                        organisation=organisation, settings=form.settings(), updated_by=request.user
+                    )
+                except ValidationError as exc:
+                    # The organisation changed between the form's checks and the locked write.
+                    form.add_error(None, exc)
+                else:
+                    change_message = []
+                    if result.changed_fields:
+                        change_message.append({"changed": {"fields": result.changed_fields}})
+                    if result.issued_code:
+                        change_message.append({"added": {"name": CODE_NAME, "object": str(result.issued_code)}})
+                    if change_message:
+                        self.log_change(request, organisation, change_message)
+                    if result.issued_code:
+                        messages.success(
+                            request,
+                            f"The Azure AD settings were saved. A {CODE_NAME} was generated: reveal it below "
+                            "and paste it into Entra ID with the Tenant URL.",
+                        )
+                    else:
+                        messages.success(request, "The Azure AD settings were saved.")
+                    return HttpResponseRedirect(request.path)
+        else:
+            form = AzureADForm(organisation=organisation)
+        return TemplateResponse(request, self.azure_ad_template, self._azure_ad_context(request, organisation, form))
+
+    def _azure_ad_context(self, request, organisation: Organisation, form: AzureADForm) -> dict:
+        fieldsets = [
+            ("Azure SSO", {"fields": ["azure_sso_enabled", "azure_tenant_id"]}),
+            ("User Creation Details", {"fields": ["provisioning_enabled", "default_department", "default_section"]}),
+        ]
+        codes = list(
+            organisation.provisioning_codes.filter(active_codes_q()).select_related("created_by").order_by(
+                "-created_at", "-id"
+            )
+        )
+        current = codes[0] if codes else None
+        last_reveal = current.reveals.select_related("revealed_by").first() if current else None
+        return {
+            **self.admin_site.each_context(request),
+            "title": "Azure AD",
+            "subtitle": str(organisation),
+            "adminform": admin.helpers.AdminForm(form, fieldsets, {}),
+            "form": form,
+            "opts": self.opts,
+            "original": organisation,
+            "is_popup": False,
+            "save_as": False,
+            "has_view_permission": True,
+            "has_change_permission": True,
+            "media": self.media + form.media,
+            "codes": codes,
+            "current_code": current,
+            "last_reveal": last_reveal,
+            "masked_code": f"{CODE_PREFIX}{'•' * 24}{current.last_characters}" if current else "",
+            "tenant_url": request.build_absolute_uri(get_script_prefix() + SCIM_BASE_PATH),
+            "reveal_url": self._azure_ad_url(organisation, "azure_ad_code_reveal", code_id=current.pk)
+            if current
+            else "",
+            "generate_url": self._azure_ad_url(organisation, "azure_ad_code_generate"),
+            "revoke_previous_url": self._azure_ad_url(organisation, "azure_ad_code_revoke_previous"),
+            "grace_hours": settings.PROVISIONING_CODE_GRACE_HOURS,
+            "activity": activity_summary(organisation=organisation),
+        }
+
+    @method_decorator(require_POST)
+    def code_reveal_view(self, request, id, code_id):
+        organisation = self._organisation_for_azure_ad(request, id)
+        if not organisation.provisioning_enabled:
+            return _no_store(JsonResponse({"error": "Automated User Provisioning is not enabled."}, status=409))
+        code = get_object_or_404(
+            ProvisioningCode.objects.filter(active_codes_q()), organisation=organisation, pk=code_id
+        )
+        plaintext = provisioning_services.provisioning_code_reveal(code=code, revealed_by=request.user)
+        return _no_store(JsonResponse({"code": plaintext}))
+
+    @method_decorator(require_POST)
+    def code_generate_view(self, request, id):
+        organisation = self._organisation_for_azure_ad(request, id)
+        try:
+            code, _plaintext = provisioning_services.provisioning_code_issue(
+                organisation=organisation, issued_by=request.user
+            )
+        except provisioning_services.ProvisioningNotEnabledError:
+            messages.error(request, f"Enable Automated User Provisioning before generating a {CODE_NAME}.")
+        else:
+            self.log_change(request, organisation, [{"added": {"name": CODE_NAME, "object": str(code)}}])
+            messages.success(
+                request,
+                f"A new {CODE_NAME} ending {code.last_characters} was generated. Paste it into Entra ID: the "
+                "previous code keeps working until the new one is first used, or for "
+                f"{settings.PROVISIONING_CODE_GRACE_HOURS} hours at most.",
+            )
+        return HttpResponseRedirect(self._azure_ad_url(organisation))
+
+    @method_decorator(require_POST)
+    def code_revoke_previous_view(self, request, id):
+        organisation = self._organisation_for_azure_ad(request, id)
+        revoked = provisioning_services.provisioning_code_revoke_previous(organisation=organisation)
+        if revoked:
+            noun = CODE_NAME if revoked == 1 else f"{CODE_NAME}s"
+            self.log_change(request, organisation, f"Revoked {revoked} previous {noun}.")
+            messages.success(request, f"Revoked {revoked} previous {noun}: only the newest code works now.")
+        else:
+            messages.info(request, "There was no previous code to revoke.")
+        return HttpResponseRedirect(self._azure_ad_url(organisation))
+
+
+def _no_store(response):
+    # The plaintext must not be kept by the browser or any proxy.
+    response["Cache-Control"] = "no-store"
+    return response
