@@ -28,7 +28,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "prompt_site.apps.PromptAdminConfig",  # django.contrib.admin with the role-aware site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -120,6 +120,15 @@ if not PROVISIONING_CODE_KEYS:
     )
 # How long a code keeps working after a newer one is issued, unless the newer one is used first.
 PROVISIONING_CODE_GRACE_HOURS = env.int("PROVISIONING_CODE_GRACE_HOURS", default=24)
+# Days of SCIM request history kept; `prune_provisioning_activity` (daily from cron) deletes older rows.
+PROVISIONING_ACTIVITY_RETENTION_DAYS = env.int("PROVISIONING_ACTIVITY_RETENTION_DAYS", default=180)
+
+# --- Sign in with Microsoft ------------------------------------------------------------------
+# One multi-tenant app registration in Entra ID for the whole site (see README); each
+# organisation's Tenancy ID selects the tenant. Without a client id and secret, sign-in is refused.
+AZURE_CLIENT_ID = env.str("AZURE_CLIENT_ID", default="")
+AZURE_CLIENT_SECRET = env.str("AZURE_CLIENT_SECRET", default="")
+AZURE_AUTHORITY = env.str("AZURE_AUTHORITY", default="https://login.microsoftonline.com")
 
 # --- REST framework --------------------------------------------------------------------------
 REST_FRAMEWORK = {
