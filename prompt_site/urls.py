@@ -5,4 +5,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/authentication/scim", include("scim_provisioning.urls")),
+    # The home page and sign-in with Microsoft.
+    path("", include("organisations.urls")),
 ]
