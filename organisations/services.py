@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from scim_provisioning.models import ProvisioningCode
 
 
-@transaction.atomic
+# No savepoint: inside a caller's transaction this is one UPDATE that commits or rolls back with it.
+@transaction.atomic(savepoint=False)
 def user_deactivate(*, user: User) -> bool:
     """Deactivate a user and end every open session; return whether anything changed."""
     if not user.is_active:
@@ -27,7 +28,8 @@ def user_deactivate(*, user: User) -> bool:
     return True
 
 
-@transaction.atomic
+# No savepoint: inside a caller's transaction this is one UPDATE that commits or rolls back with it.
+@transaction.atomic(savepoint=False)
 def user_reactivate(*, user: User) -> bool:
     """Reactivate a user; sessions ended at deactivation stay ended. Return whether it changed."""
     if user.is_active:

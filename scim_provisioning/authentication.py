@@ -1,0 +1,63 @@
+"""Bearer Provisioning Authentication Code → the organisation Entra ID provisions."""
+from __future__ import annotations
+
+import logging
+
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import BasePermission
+
+from . import services, tokens
+from .models import ProvisioningCode
+
+logger = logging.getLogger(__name__)
+
+REALM = "Prompt SCIM"
+KEYWORD = b"bearer"
+
+
+class ProvisioningCodeAuthentication(BaseAuthentication):
+    """Authenticate ``Authorization: Bearer <code>``; ``request.auth`` becomes the code.
+
+    There is no Prompt user behind a code, so ``request.user`` is ``None``; the organisation
+    is ``request.auth.organisation``.
+    """
+
+    def authenticate(self, request):
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != KEYWORD:
+            return None
+        if len(parts) != 2:
+            raise self.failed(request, "The Authorization header must be 'Bearer <code>'.")
+        try:
+            value = parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise self.failed(request, "The Authorization header must be 'Bearer <code>'.") from None
+        code = tokens.code_for_bearer(value)
+        if code is None:
+            # The same answer for wrong, revoked and expired codes and for provisioning turned
+            # off, so a caller learns nothing about which codes exist.
+            raise self.failed(
+                request,
+                "The Provisioning Authentication Code is not valid, or automated user provisioning "
+                "is not enabled for its organisation.",
+            )
+        services.provisioning_code_mark_used(code=code)
+        return (None, code)
+
+    def authenticate_header(self, request) -> str:
+        # Returning a value keeps DRF answering 401 (not 403) when authentication fails.
+        return f'Bearer realm="{REALM}"'
+
+    @staticmethod
+    def failed(request, detail: str) -> AuthenticationFailed:
+        # Never log the presented value: it may be a real code with a typo.
+        logger.warning("SCIM authentication failed: %s %s", request.method, request.path)
+        return AuthenticationFailed(detail)
+
+
+class HasProvisioningCode(BasePermission):
+    """Allow only requests authenticated with a Provisioning Authentication Code."""
+
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.auth, ProvisioningCode)

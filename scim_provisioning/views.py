@@ -1,0 +1,239 @@
+"""SCIM 2.0 endpoints (RFC 7644 §3) for the organisation a Provisioning Authentication Code selects.
+
+Views only translate HTTP to selectors and services and back. Every response is SCIM JSON,
+every failure goes through ``scim_exception_handler``, and every authenticated request is
+recorded as one ``ScimRequest``.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from django.urls import reverse
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import discovery, mapping, selectors, services
+from .authentication import HasProvisioningCode, ProvisioningCodeAuthentication
+from .exception_handler import scim_exception_handler
+from .models import ScimRequest, ScimUser
+from .parsers import ScimJSONParser
+from .protocol.errors import NotFoundError, NotSupportedError
+from .protocol.filters import parse_filter
+from .protocol.messages import list_response, parse_pagination
+from .protocol.resource import project
+from .renderers import ScimContentNegotiation, ScimJSONRenderer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Audit:
+    """What a view learnt about its request, for the ``ScimRequest`` record."""
+
+    action: str = ""
+    scim_user: ScimUser | None = None
+    changes: dict = field(default_factory=dict)
+    ignored: tuple[str, ...] = ()
+
+
+class ScimView(APIView):
+    """Base for every SCIM endpoint: code authentication, SCIM JSON, SCIM errors, recording."""
+
+    authentication_classes = [ProvisioningCodeAuthentication]
+    permission_classes = [HasProvisioningCode]
+    parser_classes = [ScimJSONParser]
+    renderer_classes = [ScimJSONRenderer]
+    content_negotiation_class = ScimContentNegotiation
+    throttle_classes: list = []
+    # No OPTIONS metadata: OPTIONS is a 405 like any other unsupported method.
+    metadata_class = None
+
+    def get_exception_handler(self):
+        return scim_exception_handler
+
+    def dispatch(self, request, *args, **kwargs):
+        started = time.monotonic()
+        self.organisation = None
+        self.audit = Audit()
+        response = super().dispatch(request, *args, **kwargs)
+        if self.organisation is not None:
+            self._record(request, response, started)
+        return response
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # Reached only once the code authenticated and the permission check passed.
+        self.organisation = request.auth.organisation
+
+    def _record(self, request, response, started: float) -> None:
+        data = response.data if isinstance(response.data, dict) else {}
+        failed = response.status_code >= 400
+        if failed:
+            detail = str(data.get("detail", ""))
+        else:
+            detail = f"Ignored: {', '.join(self.audit.ignored)}" if self.audit.ignored else ""
+        try:
+            services.scim_request_record(
+                organisation=self.organisation,
+                method=request.method,
+                # Relative to the base URL, like the paths Entra's own logs show; no query string.
+                path=request.path.removeprefix(reverse("scim:base")) or "/",
+                status=response.status_code,
+                duration_ms=round((time.monotonic() - started) * 1000),
+                scim_type=str(data.get("scimType", "")) if failed else "",
+                detail=detail,
+                action="" if failed else self.audit.action,
+                scim_user=None if failed else self.audit.scim_user,
+                changes=None if failed else self.audit.changes,
+            )
+        except Exception:
+            # The activity record must never turn Entra's answer into a failure.
+            logger.exception("Could not record a SCIM request for organisation %s", self.organisation.pk)
+
+    # --- helpers for subclasses -----------------------------------------------------------
+
+    def absolute(self, relative: str) -> str:
+        """Return the absolute URL of a path below the SCIM base URL."""
+        return self.request.build_absolute_uri(reverse("scim:base") + relative)
+
+    def user_location(self, scim_id) -> str:
+        return self.absolute(f"/Users/{scim_id}")
+
+    def user_body(self, scim_user: ScimUser) -> dict:
+        body = mapping.user_resource(scim_user, location=self.user_location)
+        attributes = _listed(self.request.query_params.get("attributes"))
+        excluded = _listed(self.request.query_params.get("excludedAttributes"))
+        return project(body, attributes=attributes, excluded=excluded) if attributes or excluded else body
+
+    def written(self, write: services.ScimUserWrite, status_code: int = status.HTTP_200_OK) -> Response:
+        self.audit = Audit(write.action, write.scim_user, write.changes, write.ignored)
+        headers = {"Location": self.user_location(write.scim_user.pk)} if status_code == 201 else None
+        return Response(self.user_body(write.scim_user), status=status_code, headers=headers)
+
+
+def _listed(value: str | None) -> list[str]:
+    return [name.strip() for name in (value or "").split(",") if name.strip()]
+
+
+class UsersView(ScimView):
+    """``/Users``: query (Entra's lookups) and create."""
+
+    def get(self, request):
+        params = request.query_params
+        text = (params.get("filter") or "").strip()
+        filter_expr = parse_filter(text) if text else None
+        start_index, count = parse_pagination(
+            params.get("startIndex"),
+            params.get("count"),
+            default_count=discovery.MAX_RESULTS,
+            max_count=discovery.MAX_RESULTS,
+        )
+        page, total = selectors.scim_user_list(
+            organisation=self.organisation, filter_expr=filter_expr, start_index=start_index, count=count
+        )
+        self.audit.action = ScimRequest.Action.READ
+        if len(page) == 1:
+            self.audit.scim_user = page[0]
+        return Response(
+            list_response(
+                [self.user_body(scim_user) for scim_user in page],
+                total_results=total,
+                start_index=start_index,
+                items_per_page=len(page),
+            )
+        )
+
+    def post(self, request):
+        write = services.scim_user_create(organisation=self.organisation, body=request.data)
+        return self.written(write, status.HTTP_201_CREATED)
+
+
+class UserView(ScimView):
+    """``/Users/{id}``: read, replace, patch and delete one user."""
+
+    def get(self, request, scim_id: str):
+        scim_user = selectors.scim_user_get(organisation=self.organisation, scim_id=scim_id)
+        self.audit = Audit(ScimRequest.Action.READ, scim_user)
+        return Response(self.user_body(scim_user))
+
+    def put(self, request, scim_id: str):
+        return self.written(
+            services.scim_user_replace(organisation=self.organisation, scim_id=scim_id, body=request.data)
+        )
+
+    def patch(self, request, scim_id: str):
+        return self.written(
+            services.scim_user_patch(organisation=self.organisation, scim_id=scim_id, body=request.data)
+        )
+
+    def delete(self, request, scim_id: str):
+        write = services.scim_user_delete(organisation=self.organisation, scim_id=scim_id)
+        self.audit = Audit(write.action, write.scim_user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ServiceProviderConfigView(ScimView):
+    def get(self, request):
+        return Response(discovery.service_provider_config(self.absolute))
+
+
+class ResourceTypesView(ScimView):
+    def get(self, request):
+        resource_types = [discovery.user_resource_type(self.absolute)]
+        return Response(_complete_list(resource_types))
+
+
+class ResourceTypeView(ScimView):
+    def get(self, request, name: str):
+        if name != "User":
+            raise NotFoundError(f"Resource type {name[:64]!r} not found.")
+        return Response(discovery.user_resource_type(self.absolute))
+
+
+class SchemasView(ScimView):
+    def get(self, request):
+        return Response(_complete_list(discovery.schema_documents(self.absolute)))
+
+
+class SchemaView(ScimView):
+    def get(self, request, urn: str):
+        document = discovery.schema_document_for(urn, self.absolute)
+        if document is None:
+            raise NotFoundError(f"Schema {urn[:128]!r} not found.")
+        return Response(document)
+
+
+def _complete_list(resources: list[dict]) -> dict:
+    return list_response(resources, total_results=len(resources), start_index=1, items_per_page=len(resources))
+
+
+class GroupsView(ScimView):
+    """``/Groups``: always empty, so Entra's probe for a random group succeeds.
+
+    Group provisioning is not supported (there is no Group resource type), but Test Connection
+    and provisioning cycles may still look up a random group; a 404 or 501 would fail them.
+    """
+
+    def get(self, request):
+        return Response(_complete_list([]))
+
+
+class NotFoundView(ScimView):
+    """Any other path under the base URL, and any single group: a SCIM 404 for every method."""
+
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+
+    def handle(self, request, *args, **kwargs):
+        raise NotFoundError(f"No SCIM endpoint or resource at {request.path[:200]}.")
+
+    get = post = put = patch = delete = options = handle
+
+
+class SearchView(ScimView):
+    """``POST /.search``: searching several resource types at once is not supported (501)."""
+
+    def post(self, request):
+        raise NotSupportedError("POST /.search is not supported; query /Users with a filter instead.")
