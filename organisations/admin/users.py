@@ -13,6 +13,23 @@ from .scoping import RoleScopedAdmin
 _ORGANISATION_FIELDS = ("organisation", "department", "section")
 
 
+class ProvisionedFilter(admin.SimpleListFilter):
+    """Users Entra ID provisions (or has taken over) versus users created by hand."""
+
+    title = "provisioned"
+    parameter_name = "provisioned"
+
+    def lookups(self, request, model_admin):
+        return (("entra", "By Entra ID"), ("hand", "By hand"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "entra":
+            return queryset.filter(scim__isnull=False)
+        if self.value() == "hand":
+            return queryset.filter(scim__isnull=True)
+        return queryset
+
+
 @admin.register(User)
 class UserAdmin(RoleScopedAdmin, DjangoUserAdmin):
     form = UserAdminChangeForm
@@ -34,7 +51,16 @@ class UserAdmin(RoleScopedAdmin, DjangoUserAdmin):
     )
     readonly_fields = ("last_login", "date_joined", "provisioning_timeline")
     list_display = (
-        "username", "email", "first_name", "last_name", "organisation", "department", "section", "role", "is_active"
+        "username",
+        "email",
+        "first_name",
+        "last_name",
+        "organisation",
+        "department",
+        "section",
+        "role",
+        "is_active",
+        "provisioned_by_entra",
     )
     list_filter = (
         ("organisation", admin.RelatedOnlyFieldListFilter),
@@ -42,11 +68,16 @@ class UserAdmin(RoleScopedAdmin, DjangoUserAdmin):
         ("section", admin.RelatedOnlyFieldListFilter),
         "role",
         "is_active",
+        ProvisionedFilter,
     )
-    list_select_related = ("organisation", "department", "section__department")
+    list_select_related = ("organisation", "department", "section__department", "scim")
     search_fields = ("username", "first_name", "last_name", "email")
     ordering = ("username",)
     filter_horizontal = ()
+
+    @admin.display(description="Entra ID", boolean=True)
+    def provisioned_by_entra(self, obj) -> bool:
+        return hasattr(obj, "scim")
 
     @admin.display(description="Timeline")
     def provisioning_timeline(self, obj):

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from organisations.models import Department, Organisation, Role, Section, User
 from scim_provisioning import services as scim_services
-from scim_provisioning.models import ProvisioningCodeReveal
+from scim_provisioning.models import ProvisioningCodeReveal, ScimUser
 from tests.factories import TEST_PASSWORD, AgencyFactory, UserFactory, provisioned_organisation
 
 pytestmark = pytest.mark.django_db
@@ -380,6 +380,20 @@ def test_user_search_and_filters(world):
     assert list(client.get(url, {"section__id__exact": member.section_id}).context["cl"].result_list) == [member]
     User.objects.filter(pk=member.pk).update(is_active=False)
     assert list(client.get(url, {"is_active__exact": "0"}).context["cl"].result_list) == [member]
+
+
+def test_user_list_filters_provisioned_by_entra_or_by_hand(world):
+    provisioned = User.objects.get(username=f"member@{world.own.slug}.example")
+    ScimUser.objects.create(user=provisioned, organisation=world.own)
+    by_hand = UserFactory(organisation=world.own, username="by-hand@own.example")
+    client = _client(world.actors["admin"])
+    url = reverse("admin:organisations_user_changelist")
+    entra = set(client.get(url, {"provisioned": "entra"}).context["cl"].result_list)
+    hand = set(client.get(url, {"provisioned": "hand"}).context["cl"].result_list)
+    assert entra == {provisioned}
+    assert by_hand in hand and provisioned not in hand
+    everyone = set(client.get(url).context["cl"].result_list)
+    assert entra | hand == everyone
 
 
 def test_agency_admin_adds_organisations_to_their_agency_only(world):
