@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup chromium clean
+.PHONY: run test setup chromium clean bench
 
 $(VENV)/.installed: requirements.txt requirements-test.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ run: setup
 
 test: setup chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# SCIM load benchmark on PostgreSQL (see README, Benchmark): BENCH_USERS users, BENCH_DURATION s a phase.
+BENCH_USERS ?= 100000
+BENCH_DURATION ?= 6
+bench: setup
+	$(PY) -m bench.scim_bench --users $(BENCH_USERS) --duration $(BENCH_DURATION) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 .pytest_cache .hypothesis

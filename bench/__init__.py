@@ -1,0 +1,1 @@
+"""Load benchmark of the SCIM Users endpoint against a minimal reference server."""
