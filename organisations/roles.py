@@ -17,6 +17,9 @@ from .models import Agency, Organisation, Role
 
 VIEW, ADD, CHANGE, DELETE = "view", "add", "change", "delete"
 _ALL = frozenset({VIEW, ADD, CHANGE, DELETE})
+# No role deletes users: a person leaves by deactivation, which keeps their records and ends
+# their sessions, and Entra ID may bring them back.
+_USERS = frozenset({VIEW, ADD, CHANGE})
 
 
 class Scope(enum.Enum):
@@ -38,7 +41,7 @@ class Capability:
 CAPABILITIES: Mapping[str, Capability] = {
     Role.PROMPT_ADMIN: Capability(
         scope=Scope.EVERYTHING,
-        actions={"agency": _ALL, "organisation": _ALL, "department": _ALL, "section": _ALL, "user": _ALL},
+        actions={"agency": _ALL, "organisation": _ALL, "department": _ALL, "section": _ALL, "user": _USERS},
         assignable_roles=frozenset(Role.values),
     ),
     Role.AGENCY_ADMIN: Capability(
@@ -49,7 +52,7 @@ CAPABILITIES: Mapping[str, Capability] = {
             "organisation": frozenset({VIEW, ADD, CHANGE}),
             "department": _ALL,
             "section": _ALL,
-            "user": _ALL,
+            "user": _USERS,
         },
         assignable_roles=frozenset({Role.AGENCY_ADMIN, Role.ADMIN, Role.NONE}),
     ),
@@ -59,7 +62,7 @@ CAPABILITIES: Mapping[str, Capability] = {
             "organisation": frozenset({VIEW, CHANGE}),
             "department": _ALL,
             "section": _ALL,
-            "user": _ALL,
+            "user": _USERS,
         },
         assignable_roles=frozenset({Role.ADMIN, Role.NONE}),
     ),

@@ -123,7 +123,8 @@ def test_role_organisation_matrix(world, actor, target):
         model_admin = _model_admin(model)
         assert model_admin.has_view_permission(request, obj) is allowed, model
         assert model_admin.has_change_permission(request, obj) is allowed, model
-        assert model_admin.has_delete_permission(request, obj) is allowed, model
+        # Users are deactivated, never deleted (tests/organisations/test_no_hard_delete.py).
+        assert model_admin.has_delete_permission(request, obj) is (allowed and model is not User), model
 
     # Foreign-key choices on the user add form.
     response = client.get(reverse("admin:organisations_user_add"))
