@@ -106,8 +106,13 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Preloading is a decision for the owner of the whole domain (it binds every subdomain), not
+# for this site, so `check --deploy` is not asked to recommend it.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Error reports (emails, DEBUG pages) hide the bearer code and credential-bearing URLs.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "prompt_site.exception_reporting.SecretsExceptionReporterFilter"
 
 # --- Provisioning ----------------------------------------------------------------------------
 # Fernet keys for the revealable copy of Provisioning Authentication Codes, newest first.
@@ -122,6 +127,22 @@ if not PROVISIONING_CODE_KEYS:
 PROVISIONING_CODE_GRACE_HOURS = env.int("PROVISIONING_CODE_GRACE_HOURS", default=24)
 # Days of SCIM request history kept; `prune_provisioning_activity` (daily from cron) deletes older rows.
 PROVISIONING_ACTIVITY_RETENTION_DAYS = env.int("PROVISIONING_ACTIVITY_RETENTION_DAYS", default=180)
+
+# --- SCIM API limits -------------------------------------------------------------------------
+# Request bodies above this many bytes are refused (413); Entra ID's are a few kilobytes.
+SCIM_MAX_BODY_BYTES = env.int("SCIM_MAX_BODY_BYTES", default=1024 * 1024)
+# Django's own cap on a body read into memory must not be the smaller one.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, SCIM_MAX_BODY_BYTES)
+# Failed bearer authentications allowed per client address and window before answering 429.
+SCIM_AUTH_FAILURE_LIMIT = env.int("SCIM_AUTH_FAILURE_LIMIT", default=20)
+SCIM_AUTH_FAILURE_WINDOW_SECONDS = env.int("SCIM_AUTH_FAILURE_WINDOW_SECONDS", default=60)
+# Reverse proxies in front of the site that append to X-Forwarded-For; 0 uses REMOTE_ADDR.
+SCIM_TRUSTED_PROXY_COUNT = env.int("SCIM_TRUSTED_PROXY_COUNT", default=0)
+
+# --- Cache -----------------------------------------------------------------------------------
+# Shared by every app process in production (CACHE_URL=redis://127.0.0.1:6379/0), so the
+# failed-authentication counts above hold across gunicorn workers and hosts.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 # --- Sign in with Microsoft ------------------------------------------------------------------
 # One multi-tenant app registration in Entra ID for the whole site (see README); each

@@ -17,3 +17,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests never run collectstatic: WhiteNoise serves the admin's files straight from the apps.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+# Each test process has its own cache (tests clear it), whatever CACHE_URL the shell has.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import logging
 
+from django.views.decorators.debug import sensitive_variables
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 
 from . import services, tokens
 from .models import ProvisioningCode
+from .throttling import client_address
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +25,8 @@ class ProvisioningCodeAuthentication(BaseAuthentication):
     is ``request.auth.organisation``.
     """
 
+    # Error reports must not show the presented code (here or in anything this calls).
+    @sensitive_variables()
     def authenticate(self, request):
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() != KEYWORD:
@@ -52,7 +56,9 @@ class ProvisioningCodeAuthentication(BaseAuthentication):
     @staticmethod
     def failed(request, detail: str) -> AuthenticationFailed:
         # Never log the presented value: it may be a real code with a typo.
-        logger.warning("SCIM authentication failed: %s %s", request.method, request.path)
+        logger.warning(
+            "SCIM authentication failed from %s: %s %s", client_address(request), request.method, request.path
+        )
         return AuthenticationFailed(detail)
 
 

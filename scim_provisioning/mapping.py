@@ -33,6 +33,11 @@ MODEL = "model"  # the column; the attribute is not kept in ``attributes``
 RESOURCE = "resource"  # ``attributes``; the columns in ``copies`` follow it on every write
 
 
+# PostgreSQL refuses a B-tree index entry over 2704 bytes; a 1024-character value can need 4096
+# in UTF-8, so indexed copies are bounded in bytes as well, well below that limit.
+INDEXED_MAX_BYTES = 2048
+
+
 @dataclass(frozen=True)
 class Copy:
     """A model field (``"user.first_name"``, ``"scim.email"``) set from an attribute on every write.
@@ -205,6 +210,9 @@ def derived_values(resource: dict) -> dict[str, str]:
                 if not column.may_cut:
                     raise ValueError(f"{attribute.path} is longer than {column.max_length} characters.")
                 text = text[: column.max_length]
+            elif not column.may_cut and len(text) * 4 > INDEXED_MAX_BYTES:
+                if len(text.encode("utf-8")) > INDEXED_MAX_BYTES:
+                    raise ValueError(f"{attribute.path} is longer than {INDEXED_MAX_BYTES} bytes in UTF-8.")
             values[column.target] = text
     return values
 

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from organisations.models import Organisation, User
 from organisations.services import user_deactivate, user_reactivate
@@ -33,6 +34,7 @@ class ProvisioningNotEnabledError(Exception):
     """Codes are issued only for organisations with automated user provisioning enabled."""
 
 
+@sensitive_variables("plaintext")
 @transaction.atomic
 def provisioning_code_issue(
     *, organisation: Organisation, issued_by: User | None = None, revoke_previous: bool = False
@@ -75,11 +77,32 @@ def provisioning_code_revoke_all(*, organisation: Organisation) -> int:
     )
 
 
+@sensitive_variables("plaintext")
 def provisioning_code_reveal(*, code: ProvisioningCode, revealed_by: User) -> str:
     """Return a code's plaintext and record who revealed it."""
     plaintext = tokens.decrypt_code(code.encrypted)
     ProvisioningCodeReveal.objects.create(code=code, revealed_by=revealed_by)
     return plaintext
+
+
+def provisioning_code_reencrypt_all() -> tuple[int, list[int]]:
+    """Re-encrypt every stored copy with the newest key; return (how many, ids no key can read).
+
+    Digests are untouched, so every code keeps authenticating; afterwards the older keys can be
+    removed from ``PROVISIONING_CODE_KEYS``. Revoked codes are included: no row is left that
+    only an old key can read.
+    """
+    reencrypted = 0
+    unreadable: list[int] = []
+    for pk, encrypted in ProvisioningCode.objects.order_by("pk").values_list("pk", "encrypted").iterator():
+        try:
+            fresh = tokens.reencrypt_code(encrypted)
+        except tokens.CodeDecryptionError:
+            unreadable.append(pk)
+            continue
+        # Conditional on the copy read, so a concurrent change is never overwritten.
+        reencrypted += ProvisioningCode.objects.filter(pk=pk, encrypted=encrypted).update(encrypted=fresh)
+    return reencrypted, unreadable
 
 
 def provisioning_code_mark_used(*, code: ProvisioningCode) -> None:
@@ -222,9 +245,10 @@ def scim_user_create(*, organisation: Organisation, body: object) -> ScimUserWri
     user_name = values["user.username"]
     try:
         with transaction.atomic():
-            existing = (
-                _users_named(user_name).select_related("scim").select_for_update(of=("self",)).first()
-            )
+            # The ScimUser is read by its own query once the user is locked: joined to the
+            # locking one, PostgreSQL would return it as it was before a concurrent POST that
+            # held the lock restored or adopted the user, and both would answer 201.
+            existing = _users_named(user_name).select_for_update().first()
             if existing is None:
                 scim_user = _scim_user_new(organisation=organisation, resource=resource, values=values)
                 changes = mapping.changes_between(None, mapping.canonical_resource(scim_user))
@@ -324,6 +348,12 @@ def scim_user_delete(*, organisation: Organisation, scim_id: object) -> ScimUser
     return ScimUserWrite(scim_user, ScimRequest.Action.DELETED, {})
 
 
+def _storable(text: str) -> str:
+    """Return request text a database column can hold: no NUL, no lone surrogates."""
+    # The path, and the ignored attribute names in the detail, are whatever the caller sent.
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
 def scim_request_record(
     *,
     organisation: Organisation,
@@ -341,11 +371,11 @@ def scim_request_record(
     return ScimRequest.objects.create(
         organisation=organisation,
         created_at=timezone.now(),
-        method=method[:8],
-        path=path[:255],
+        method=_storable(method)[:8],
+        path=_storable(path)[:255],
         status=status,
-        scim_type=scim_type[:32],
-        detail=detail[:500],
+        scim_type=_storable(scim_type)[:32],
+        detail=_storable(detail)[:500],
         action=action,
         scim_user=scim_user,
         changes=changes or None,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.db.models import Q
+from django.views.decorators.debug import sensitive_variables
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ def generate_code() -> str:
     return CODE_PREFIX + secrets.token_urlsafe(_RANDOM_BYTES)
 
 
+@sensitive_variables()
 def code_digest(code: str) -> str:
     """Return the hex SHA-256 digest under which a code is stored and looked up."""
     return hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
@@ -45,11 +47,13 @@ def _fernet() -> MultiFernet:
     return MultiFernet([Fernet(key) for key in settings.PROVISIONING_CODE_KEYS])
 
 
+@sensitive_variables()
 def encrypt_code(code: str) -> str:
     """Encrypt a code with the newest configured key."""
     return _fernet().encrypt(code.encode()).decode()
 
 
+@sensitive_variables()
 def decrypt_code(encrypted: str) -> str:
     """Decrypt a stored copy with whichever configured key made it."""
     try:
@@ -72,6 +76,7 @@ def active_codes_q(now=None) -> Q:
     return Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 
+@sensitive_variables()
 def code_for_bearer(value: str) -> ProvisioningCode | None:
     """Return the active code matching a bearer value, with its organisation, in one query.
 

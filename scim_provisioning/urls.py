@@ -23,5 +23,6 @@ urlpatterns = [
     re_path(r"^[/]+Schemas/(?P<urn>[^/]+)$", views.SchemaView.as_view(), name="schema"),
     re_path(r"^[/]+Groups$", views.GroupsView.as_view(), name="groups"),
     re_path(r"^[/]+\.search$", views.SearchView.as_view(), name="search"),
+    re_path(r"^[/]+openapi\.json$", views.OpenAPIView.as_view(), name="openapi"),
     re_path(r"^[/].*$", views.NotFoundView.as_view(), name="not-found"),
 ]

@@ -10,21 +10,25 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.urls import reverse
-from rest_framework import status
+from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import discovery, mapping, selectors, services
+from .openapi import openapi_document
 from .authentication import HasProvisioningCode, ProvisioningCodeAuthentication
 from .exception_handler import scim_exception_handler
 from .models import ScimRequest, ScimUser
-from .parsers import ScimJSONParser
+from .parsers import ScimJSONParser, body_too_large
 from .protocol.errors import NotFoundError, NotSupportedError
 from .protocol.filters import parse_filter
 from .protocol.messages import list_response, parse_pagination
 from .protocol.resource import project
 from .renderers import ScimContentNegotiation, ScimJSONRenderer
+from .throttling import AuthenticationThrottledError, authentication_failure_record
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +71,17 @@ class ScimView(APIView):
         super().initial(request, *args, **kwargs)
         # Reached only once the code authenticated and the permission check passed.
         self.organisation = request.auth.organisation
+        # Refused before the body is read; the parser checks what is actually read as well.
+        if _content_length(request) > settings.SCIM_MAX_BODY_BYTES:
+            raise body_too_large()
+
+    def handle_exception(self, exc):
+        # Only failures are counted, so a valid code is never slowed down (see throttling).
+        if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+            wait = authentication_failure_record(self.request)
+            if wait is not None:
+                exc = AuthenticationThrottledError(wait)
+        return super().handle_exception(exc)
 
     def _record(self, request, response, started: float) -> None:
         data = response.data if isinstance(response.data, dict) else {}
@@ -112,6 +127,13 @@ class ScimView(APIView):
         self.audit = Audit(write.action, write.scim_user, write.changes, write.ignored)
         headers = {"Location": self.user_location(write.scim_user.pk)} if status_code == 201 else None
         return Response(self.user_body(write.scim_user), status=status_code, headers=headers)
+
+
+def _content_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
 
 
 def _listed(value: str | None) -> list[str]:
@@ -237,3 +259,23 @@ class SearchView(ScimView):
 
     def post(self, request):
         raise NotSupportedError("POST /.search is not supported; query /Users with a filter instead.")
+
+
+class OpenAPIView(APIView):
+    """``GET /openapi.json``: the OpenAPI description of this API, public like the RFCs it follows.
+
+    It names no organisation, user or code; the operations it describes all need the code.
+    """
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = ScimContentNegotiation
+    throttle_classes: list = []
+    metadata_class = None
+
+    def get_exception_handler(self):
+        return scim_exception_handler
+
+    def get(self, request):
+        return Response(openapi_document(request.build_absolute_uri(reverse("scim:base"))))

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import get_script_prefix, path, reverse
 from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
 from organisations.forms import AzureADForm
@@ -138,6 +139,7 @@ class AzureADPageMixin:
         }
 
     @method_decorator(require_POST)
+    @sensitive_variables("plaintext")
     def code_reveal_view(self, request, id, code_id):
         organisation = self._organisation_for_azure_ad(request, id)
         if not organisation.provisioning_enabled:
@@ -149,6 +151,7 @@ class AzureADPageMixin:
         return _no_store(JsonResponse({"code": plaintext}))
 
     @method_decorator(require_POST)
+    @sensitive_variables("_plaintext")
     def code_generate_view(self, request, id):
         organisation = self._organisation_for_azure_ad(request, id)
         try:

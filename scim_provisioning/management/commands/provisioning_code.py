@@ -10,10 +10,10 @@ from scim_provisioning.tokens import active_codes_q
 
 
 class Command(BaseCommand):
-    help = "Manage Provisioning Authentication Codes: rotate, revoke, status."
+    help = "Manage Provisioning Authentication Codes: rotate, revoke, status, reencrypt."
 
     def add_arguments(self, parser):
-        actions = parser.add_subparsers(dest="action", required=True, metavar="{rotate,revoke,status}")
+        actions = parser.add_subparsers(dest="action", required=True, metavar="{rotate,revoke,status,reencrypt}")
         rotate = actions.add_parser("rotate", help="Issue a new code and print it on the last line.")
         rotate.add_argument("--organisation", required=True, metavar="SLUG")
         rotate.add_argument(
@@ -22,6 +22,10 @@ class Command(BaseCommand):
         revoke = actions.add_parser("revoke", help="Revoke every code of an organisation.")
         revoke.add_argument("--organisation", required=True, metavar="SLUG")
         actions.add_parser("status", help="List organisations with their active codes.")
+        actions.add_parser(
+            "reencrypt",
+            help="Re-encrypt every stored code with the first (newest) key in PROVISIONING_CODE_KEYS.",
+        )
 
     def handle(self, *args, action, **options):
         getattr(self, f"handle_{action}")(**options)
@@ -49,6 +53,15 @@ class Command(BaseCommand):
         target = self._organisation(organisation)
         revoked = services.provisioning_code_revoke_all(organisation=target)
         self.stdout.write(f"Revoked {revoked} code(s) of {target.slug}.")
+
+    def handle_reencrypt(self, **options):
+        reencrypted, unreadable = services.provisioning_code_reencrypt_all()
+        self.stdout.write(f"Re-encrypted {reencrypted} code(s) with the newest key.")
+        if unreadable:
+            raise CommandError(
+                f"{len(unreadable)} code(s) could not be read with any configured key (ids "
+                f"{', '.join(map(str, unreadable))}): keep the old keys until they are revoked or re-issued."
+            )
 
     def handle_status(self, **options):
         now = timezone.now()
