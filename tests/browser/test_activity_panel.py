@@ -1,31 +1,18 @@
 """A Prompt Admin looks at the provisioning activity panel after Entra-shaped SCIM requests."""
 import json
-import os
 import re
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from organisations.models import Role
 from scim_provisioning import services as scim_services
+from tests.browser.conftest import ARTEFACTS
 from tests.factories import TEST_PASSWORD, UserFactory, provisioned_organisation
-
-# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are safe.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ARTEFACTS = Path(__file__).resolve().parents[2] / "artefacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 
@@ -45,18 +32,6 @@ def scim(base_url: str, code: str, method: str, path: str, body: dict | None = N
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")
 
-
-@pytest.fixture
-def browser_page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 1400})
-        page = context.new_page()
-        yield page
-        context.close()
-        browser.close()
 
 
 def test_panel_shows_entras_requests(live_server, transactional_db, browser_page):

@@ -1,47 +1,22 @@
 """An organisation Admin follows the Azure AD set-up steps in a real browser."""
-import os
 import re
-from pathlib import Path
 
 import pytest
 
 from organisations.models import Organisation, Role
 from scim_provisioning import tokens
 from scim_provisioning.models import ProvisioningCode, ProvisioningCodeReveal
+from tests.browser.conftest import ARTEFACTS
 from tests.factories import TEST_PASSWORD, DepartmentFactory, OrganisationFactory, SectionFactory, UserFactory
-
-# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are safe.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ARTEFACTS = Path(__file__).resolve().parents[2] / "artefacts"
 TENANCY_ID = "1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
-@pytest.fixture
-def browser_page():
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 1400})
-        page = context.new_page()
-        yield context, page
-        context.close()
-        browser.close()
-
-
-def test_admin_sets_up_provisioning_and_reveals_the_code(live_server, transactional_db, browser_page):
-    context, page = browser_page
+def test_admin_sets_up_provisioning_and_reveals_the_code(live_server, transactional_db, browser_context, browser_page):
+    context, page = browser_context, browser_page
     organisation = OrganisationFactory(name="Contoso Council")
     operations = DepartmentFactory(organisation=organisation, name="Operations")
     SectionFactory(department=operations, name="Onboarding")

@@ -1,42 +1,17 @@
 """A provisioned person signs in with Microsoft in a real browser; a SCIM deactivation signs them out."""
 from __future__ import annotations
 
-import os
-
 import pytest
 import requests
-from playwright.sync_api import sync_playwright
 
 from scim_provisioning.models import ScimUser
 from tests.factories import UserFactory
 from tests.sso.fixtures import fake_idp, fake_idp_server  # noqa: F401 - fixtures used below
 
-# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are safe.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture
-def page():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
-
 
 @pytest.mark.browser
 def test_signed_in_person_is_signed_out_by_scim_deactivation(
-    live_server, transactional_db, organisation, provisioning_code, fake_idp, page  # noqa: F811
+    live_server, transactional_db, organisation, provisioning_code, fake_idp, browser_page  # noqa: F811
 ):
     person = UserFactory(
         organisation=organisation,
@@ -48,6 +23,7 @@ def test_signed_in_person_is_signed_out_by_scim_deactivation(
     )
     scim_user = ScimUser.objects.create(user=person, organisation=organisation, external_id="ada")
     fake_idp.identity = {"preferred_username": "ada.lovelace@contoso.example", "name": "Ada Lovelace"}
+    page = browser_page
 
     page.goto(f"{live_server.url}/")
     assert page.url == f"{live_server.url}/signin/"
