@@ -271,8 +271,9 @@ def reactivate_all(organisation_id: int) -> None:
 
 
 def query_counts(*, code: str, sample: list[tuple[str, str]], reference: bool) -> dict[str, dict]:
-    """Run each request type once in-process and capture its SQL (after one warm-up lookup)."""
-    from django.db import connection
+    """Run each request type once in-process and capture its SQL on every database alias
+    (after one warm-up lookup)."""
+    from django.db import connections
     from django.test.utils import CaptureQueriesContext, override_settings
 
     client = scim_client(code)
@@ -289,16 +290,16 @@ def query_counts(*, code: str, sample: list[tuple[str, str]], reference: bool) -
     with override_settings(ROOT_URLCONF="bench.reference") if reference else contextlib.nullcontext():
         scim_call(client, "GET", load.lookup_path(sample[0][0]))
         for kind, method, path, body in requests:
-            with CaptureQueriesContext(connection) as captured:
+            with contextlib.ExitStack() as stack:
+                contexts = [stack.enter_context(CaptureQueriesContext(c)) for c in connections.all()]
                 response = scim_call(client, method, path, body)
+            captured = [query for context in contexts for query in context.captured_queries]
             counts[kind] = {
                 "status": response.status_code,
-                "queries": len(captured.captured_queries),
-                "transaction_control": sum(
-                    1 for q in captured.captured_queries if q["sql"].split(" ", 1)[0] in _TRANSACTION_CONTROL
-                ),
-                "sql": [q["sql"][:400] for q in captured.captured_queries],
-                "sequential_scans": sequential_scans(q["sql"] for q in captured.captured_queries),
+                "queries": len(captured),
+                "transaction_control": sum(1 for q in captured if q["sql"].split(" ", 1)[0] in _TRANSACTION_CONTROL),
+                "sql": [q["sql"][:400] for q in captured],
+                "sequential_scans": sequential_scans(q["sql"] for q in captured),
             }
     return counts
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,25 +18,31 @@ if TYPE_CHECKING:
 
 # No savepoint: inside a caller's transaction this is one UPDATE that commits or rolls back with it.
 @transaction.atomic(savepoint=False)
-def user_deactivate(*, user: User) -> bool:
-    """Deactivate a user and end every open session; return whether anything changed."""
+def user_deactivate(*, user: User, update_fields: Iterable[str] = ()) -> bool:
+    """Deactivate a user and end every open session; return whether anything changed.
+
+    ``update_fields`` names other fields the caller has changed, saved in the same UPDATE.
+    """
     if not user.is_active:
         return False
     user.is_active = False
     # A new session_version changes the session hash, so existing sessions stop validating.
     user.session_version = uuid.uuid4()
-    user.save(update_fields=["is_active", "session_version"])
+    user.save(update_fields=["is_active", "session_version", *update_fields])
     return True
 
 
 # No savepoint: inside a caller's transaction this is one UPDATE that commits or rolls back with it.
 @transaction.atomic(savepoint=False)
-def user_reactivate(*, user: User) -> bool:
-    """Reactivate a user; sessions ended at deactivation stay ended. Return whether it changed."""
+def user_reactivate(*, user: User, update_fields: Iterable[str] = ()) -> bool:
+    """Reactivate a user; sessions ended at deactivation stay ended. Return whether it changed.
+
+    ``update_fields`` names other fields the caller has changed, saved in the same UPDATE.
+    """
     if user.is_active:
         return False
     user.is_active = True
-    user.save(update_fields=["is_active"])
+    user.save(update_fields=["is_active", *update_fields])
     return True
 
 

@@ -74,6 +74,18 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0 if DEBUG else 600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# On PostgreSQL the SCIM request log is written in batches by a background thread, through a
+# second connection to the same database that does not wait for its commits to reach the disk:
+# a crash can lose the last fraction of a second of activity records, never user data (see
+# README, Operations).
+SCIM_ACTIVITY_DATABASE = "default"
+SCIM_ACTIVITY_QUEUED = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _activity_options = dict(DATABASES["default"].get("OPTIONS", {}))
+    _activity_options["options"] = f"{_activity_options.get('options', '')} -c synchronous_commit=off".strip()
+    DATABASES["activity"] = {**DATABASES["default"], "OPTIONS": _activity_options, "TEST": {"MIRROR": "default"}}
+    SCIM_ACTIVITY_DATABASE = "activity"
+    SCIM_ACTIVITY_QUEUED = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Authentication --------------------------------------------------------------------------
@@ -136,6 +148,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, SCIM_MAX_BODY_BYTES)
 # Failed bearer authentications allowed per client address and window before answering 429.
 SCIM_AUTH_FAILURE_LIMIT = env.int("SCIM_AUTH_FAILURE_LIMIT", default=20)
 SCIM_AUTH_FAILURE_WINDOW_SECONDS = env.int("SCIM_AUTH_FAILURE_WINDOW_SECONDS", default=60)
+# Seconds a valid Provisioning Authentication Code is remembered in the cache, sparing each
+# request its lookup; revoking a code or turning provisioning off clears it at once (see README).
+SCIM_CODE_CACHE_SECONDS = env.int("SCIM_CODE_CACHE_SECONDS", default=60)
 # Reverse proxies in front of the site that append to X-Forwarded-For; 0 uses REMOTE_ADDR.
 SCIM_TRUSTED_PROXY_COUNT = env.int("SCIM_TRUSTED_PROXY_COUNT", default=0)
 

@@ -19,3 +19,8 @@ STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
 # Each test process has its own cache (tests clear it), whatever CACHE_URL the shell has.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Each test runs in a transaction on the default connection, which neither the activity
+# connection nor a background writer could see into; tests that want them commit their data
+# and override these.
+SCIM_ACTIVITY_DATABASE = "default"
+SCIM_ACTIVITY_QUEUED = False

@@ -34,6 +34,16 @@ def filter_q(expr: Expr) -> Q:
     return _build(expr, _resolve)
 
 
+def matches_at_most_one(expr: Expr) -> bool:
+    """Whether ``expr`` is ``userName eq "…"``, which the unique constraint lets match one user at most."""
+    return (
+        isinstance(expr, Comparison)
+        and expr.op == "eq"
+        and isinstance(expr.value, str)
+        and _resolve(expr.path).path == "userName"
+    )
+
+
 def _build(expr: Expr, resolve: Resolver) -> Q:
     if isinstance(expr, And):
         return _build(expr.left, resolve) & _build(expr.right, resolve)

@@ -7,7 +7,7 @@ from django.db.models import Count, Window
 
 from organisations.models import Organisation
 
-from .filters_django import filter_q
+from .filters_django import filter_q, matches_at_most_one
 from .models import ScimUser
 from .protocol.errors import NotFoundError
 from .protocol.filters import Expr
@@ -42,13 +42,18 @@ def scim_user_list(
     """Return one page of the organisation's visible ScimUsers matching a filter, and the total.
 
     The total is counted by the database in the same query as the page (a window count), so
-    Entra's lookups cost one query; only an empty page past the first needs a second.
+    a page costs one query; only an empty page past the first needs a second.
     """
     queryset = ScimUser.objects.filter(organisation=organisation, deleted_at__isnull=True)
     if filter_expr is not None:
         queryset = queryset.filter(filter_q(filter_expr))
     if count == 0:
         return [], queryset.count()
+    if start_index == 1 and filter_expr is not None and matches_at_most_one(filter_expr):
+        # Entra's lookup by userName: the rows found are the whole result, so neither a window
+        # count nor an order is needed; two would show a broken constraint rather than hide it.
+        found = list(queryset.select_related("user")[:2])
+        return found[:count], len(found)
     offset = start_index - 1
     page = list(
         queryset.select_related("user")

@@ -17,6 +17,8 @@ from organisations.models import Organisation, User
 from organisations.services import user_deactivate, user_reactivate
 
 from . import mapping, tokens
+from .activity_writer import activity_writer
+from .code_cache import code_cache_forget
 from .models import ProvisioningCode, ProvisioningCodeReveal, ScimRequest, ScimUser
 from .protocol.constants import ENTERPRISE_USER_URN
 from .protocol.errors import InvalidValueError, UniquenessError
@@ -49,6 +51,7 @@ def provisioning_code_issue(
     else:
         grace_end = now + timedelta(hours=settings.PROVISIONING_CODE_GRACE_HOURS)
         previous.filter(expires_at__isnull=True).update(expires_at=grace_end)
+    code_cache_forget(organisation_id=organisation.pk)
     plaintext = tokens.generate_code()
     code = ProvisioningCode.objects.create(
         organisation=organisation,
@@ -67,14 +70,18 @@ def provisioning_code_revoke_previous(*, organisation: Organisation) -> int:
     newest = active.order_by("-created_at", "-id").first()
     if newest is None:
         return 0
-    return active.exclude(pk=newest.pk).update(revoked_at=timezone.now())
+    revoked = active.exclude(pk=newest.pk).update(revoked_at=timezone.now())
+    code_cache_forget(organisation_id=organisation.pk)
+    return revoked
 
 
 def provisioning_code_revoke_all(*, organisation: Organisation) -> int:
     """Revoke every active code of the organisation; return how many were revoked."""
-    return ProvisioningCode.objects.filter(tokens.active_codes_q(), organisation=organisation).update(
+    revoked = ProvisioningCode.objects.filter(tokens.active_codes_q(), organisation=organisation).update(
         revoked_at=timezone.now()
     )
+    code_cache_forget(organisation_id=organisation.pk)
+    return revoked
 
 
 @sensitive_variables("plaintext")
@@ -115,9 +122,11 @@ def provisioning_code_mark_used(*, code: ProvisioningCode) -> None:
     code.last_used_at = now
     if first_use:
         # The newer code is in use, so Entra has the new one: older ones need not wait any longer.
-        ProvisioningCode.objects.filter(
+        revoked = ProvisioningCode.objects.filter(
             tokens.active_codes_q(now), organisation_id=code.organisation_id, created_at__lt=code.created_at
         ).update(revoked_at=now)
+        if revoked:
+            code_cache_forget(organisation_id=code.organisation_id)
 
 
 # --- SCIM users ------------------------------------------------------------------------------
@@ -200,16 +209,17 @@ def _write_resource(
         raise _user_name_taken(values["user.username"])
     manager_id = _manager_id(organisation=organisation, resource=resource, scim_user=scim_user)
 
+    user_changed = _set_fields(user, {k.removeprefix("user."): v for k, v in values.items() if k.startswith("user.")})
     wanted_active = resource.get("active", active_default)
     action = ""
-    # Checked here first: each call opens its own savepoint even when there is nothing to do.
-    if wanted_active is False and user.is_active and user_deactivate(user=user):
+    # A change of state saves the user's other changed fields in its own UPDATE.
+    if wanted_active is False and user.is_active:
+        user_deactivate(user=user, update_fields=user_changed)
         action = ScimRequest.Action.DEACTIVATED
-    elif wanted_active is True and not user.is_active and user_reactivate(user=user):
+    elif wanted_active is True and not user.is_active:
+        user_reactivate(user=user, update_fields=user_changed)
         action = ScimRequest.Action.REACTIVATED
-
-    user_changed = _set_fields(user, {k.removeprefix("user."): v for k, v in values.items() if k.startswith("user.")})
-    if user_changed:
+    elif user_changed:
         user.save(update_fields=user_changed)
     scim_changed = _set_fields(
         scim_user,
@@ -244,23 +254,34 @@ def scim_user_create(*, organisation: Organisation, body: object) -> ScimUserWri
     values = _derived_values(resource)
     user_name = values["user.username"]
     try:
+        # Entra posts only names its lookup did not find, so the INSERT is tried first: the
+        # unique constraint, not a query of our own, tells when the name is taken after all.
+        with transaction.atomic():
+            scim_user = _scim_user_new(organisation=organisation, resource=resource, values=values)
+        changes = mapping.changes_between(None, mapping.canonical_resource(scim_user))
+    except IntegrityError:
+        scim_user, changes = _scim_user_take_back(organisation=organisation, resource=resource, user_name=user_name)
+    return ScimUserWrite(scim_user, ScimRequest.Action.CREATED, changes, normalised.ignored)
+
+
+def _scim_user_take_back(*, organisation: Organisation, resource: dict, user_name: str) -> tuple[ScimUser, dict]:
+    """Restore or adopt the organisation's own user holding ``user_name``, or raise 409."""
+    try:
         with transaction.atomic():
             # The ScimUser is read by its own query once the user is locked: joined to the
             # locking one, PostgreSQL would return it as it was before a concurrent POST that
             # held the lock restored or adopted the user, and both would answer 201.
             existing = _users_named(user_name).select_for_update().first()
-            if existing is None:
-                scim_user = _scim_user_new(organisation=organisation, resource=resource, values=values)
-                changes = mapping.changes_between(None, mapping.canonical_resource(scim_user))
-            else:
-                scim_user = _scim_user_claim(organisation=organisation, user=existing, user_name=user_name)
-                changes, _ = _write_resource(
-                    organisation=organisation, scim_user=scim_user, resource=resource, active_default=True
-                )
+            if existing is None:  # renamed meanwhile: Entra's retry will find the name free
+                raise _user_name_taken(user_name)
+            scim_user = _scim_user_claim(organisation=organisation, user=existing, user_name=user_name)
+            changes, _ = _write_resource(
+                organisation=organisation, scim_user=scim_user, resource=resource, active_default=True
+            )
     except IntegrityError:
-        # A concurrent request took the name between our lookup and the INSERT.
+        # A concurrent request changed the holder of the name while we restored or adopted it.
         raise _user_name_taken(user_name) from None
-    return ScimUserWrite(scim_user, ScimRequest.Action.CREATED, changes, normalised.ignored)
+    return scim_user, changes
 
 
 def _scim_user_new(*, organisation: Organisation, resource: dict, values: dict[str, str]) -> ScimUser:
@@ -367,9 +388,14 @@ def scim_request_record(
     scim_user: ScimUser | None = None,
     changes: dict | None = None,
 ) -> ScimRequest:
-    """Record one SCIM request for the organisation's provisioning activity (one INSERT)."""
-    return ScimRequest.objects.create(
-        organisation=organisation,
+    """Record one SCIM request for the organisation's provisioning activity.
+
+    Written through ``SCIM_ACTIVITY_DATABASE``, which on PostgreSQL does not wait for the disk:
+    queued for the process's background writer when ``SCIM_ACTIVITY_QUEUED``, else one INSERT now.
+    """
+    record = ScimRequest(
+        # Ids only: a queued record keeps no model instances alive.
+        organisation_id=organisation.pk,
         created_at=timezone.now(),
         method=_storable(method)[:8],
         path=_storable(path)[:255],
@@ -377,7 +403,12 @@ def scim_request_record(
         scim_type=_storable(scim_type)[:32],
         detail=_storable(detail)[:500],
         action=action,
-        scim_user=scim_user,
+        scim_user_id=scim_user.pk if scim_user else None,
         changes=changes or None,
         duration_ms=max(0, duration_ms),
     )
+    if settings.SCIM_ACTIVITY_QUEUED:
+        activity_writer(settings.SCIM_ACTIVITY_DATABASE).put(record)
+    else:
+        record.save(using=settings.SCIM_ACTIVITY_DATABASE, force_insert=True)
+    return record

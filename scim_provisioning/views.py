@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils.functional import cached_property
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -95,7 +96,7 @@ class ScimView(APIView):
                 organisation=self.organisation,
                 method=request.method,
                 # Relative to the base URL, like the paths Entra's own logs show; no query string.
-                path=request.path.removeprefix(reverse("scim:base")) or "/",
+                path=request.path.removeprefix(self.base_path) or "/",
                 status=response.status_code,
                 duration_ms=round((time.monotonic() - started) * 1000),
                 scim_type=str(data.get("scimType", "")) if failed else "",
@@ -110,9 +111,14 @@ class ScimView(APIView):
 
     # --- helpers for subclasses -----------------------------------------------------------
 
+    @cached_property
+    def base_path(self) -> str:
+        """The SCIM base path, reversed once per request (a view instance serves one)."""
+        return reverse("scim:base")
+
     def absolute(self, relative: str) -> str:
         """Return the absolute URL of a path below the SCIM base URL."""
-        return self.request.build_absolute_uri(reverse("scim:base") + relative)
+        return self.request.build_absolute_uri(self.base_path + relative)
 
     def user_location(self, scim_id) -> str:
         return self.absolute(f"/Users/{scim_id}")
