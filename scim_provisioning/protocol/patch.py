@@ -19,6 +19,10 @@ Departures from a literal reading of the RFC, each for Entra:
   never lost with them.
 * Removing something that is already absent is a no-op: Entra retries
   failed operations on later cycles.
+
+A PATCH costs linear time in its size: at most ``MAX_OPERATIONS`` operations,
+and multi-valued attributes are worked on through ``elements.Elements``, whose
+indexes find Entra's filtered elements without walking the list.
 """
 from __future__ import annotations
 
@@ -26,8 +30,25 @@ import copy
 from dataclasses import dataclass
 
 from .constants import PATCH_OP_URN
-from .errors import InvalidPathError, InvalidSyntaxError, InvalidValueError, MutabilityError, NoTargetError, ScimError
-from .filters import And, AttrPath, Comparison, Expr, PatchPath, get_case_insensitive, matches, parse_path
+from .elements import Elements, WorkBudget
+from .errors import (
+    InvalidPathError,
+    InvalidSyntaxError,
+    InvalidValueError,
+    MutabilityError,
+    NoTargetError,
+    ScimError,
+)
+from .filters import (
+    And,
+    AttrPath,
+    Comparison,
+    Expr,
+    PatchPath,
+    get_case_insensitive,
+    matches,
+    parse_path,
+)
 from .resource import (
     MANAGER,
     canonical_key,
@@ -39,7 +60,14 @@ from .resource import (
     is_clear,
     is_settable,
 )
-from .schema import COMPLEX, USER, Attribute, AttributeRef, extension_for_urn, resolve_attribute
+from .schema import (
+    COMPLEX,
+    USER,
+    Attribute,
+    AttributeRef,
+    extension_for_urn,
+    resolve_attribute,
+)
 
 ADD = "add"
 REPLACE = "replace"
@@ -49,6 +77,8 @@ _OPERATIONS = (ADD, REPLACE, REMOVE)
 # Sub-attributes that label an element without carrying data: an element
 # left with only these (say after its value was cleared) is dropped.
 _LABELS = frozenset({"type", "primary"})
+# Entra sends a few operations per user; a group's membership batches stay far below this.
+MAX_OPERATIONS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +108,22 @@ def normalise_patch(body: object) -> tuple[PatchOperation, ...]:
     raw_operations = get_case_insensitive(body, "Operations")
     if not isinstance(raw_operations, list) or not raw_operations:
         raise InvalidSyntaxError("The PATCH body needs a non-empty 'Operations' list.")
+    if len(raw_operations) > MAX_OPERATIONS:
+        raise _too_many_operations(len(raw_operations))
     operations: list[PatchOperation] = []
     for index, raw in enumerate(raw_operations):
         operations.extend(_normalise_operation(raw, index))
+        if len(operations) > MAX_OPERATIONS:
+            raise _too_many_operations(len(operations))
     return tuple(operations)
+
+
+def _too_many_operations(count: int) -> InvalidValueError:
+    # RFC 7644 has no scimType for a request that is too large; invalidValue is the closest.
+    return InvalidValueError(
+        f"A PATCH may hold at most {MAX_OPERATIONS} operations (counting each attribute of a path-less "
+        f"value as one); this one has {count}. Send the changes in several requests."
+    )
 
 
 def _check_schemas(body: dict) -> None:
@@ -148,6 +190,7 @@ def apply_patch(resource: dict, operations: tuple[PatchOperation, ...] | list[Pa
     """Apply the operations to a copy of ``resource``; raise on the first failing one."""
     result = copy.deepcopy(resource)
     ignored: list[str] = []
+    workspace = _Workspace(WorkBudget(_size(result, operations)))
     for operation in operations:
         if operation.path is None:
             if operation.op == REMOVE:
@@ -156,8 +199,55 @@ def apply_patch(resource: dict, operations: tuple[PatchOperation, ...] | list[Pa
         else:
             expanded = [operation]
         for single in expanded:
-            _apply(result, single, ignored)
+            _apply(result, single, ignored, workspace)
+    workspace.write_back()
     return PatchResult(result, tuple(ignored))
+
+
+def _size(resource: dict, operations) -> int:
+    """The request's size for the work budget: operations, their value elements and stored elements."""
+    size = len(operations) + sum(len(value) for value in resource.values() if isinstance(value, list))
+    return size + sum(len(op.value) for op in operations if isinstance(op.value, (list, dict)))
+
+
+class _Workspace:
+    """The multi-valued attributes one PATCH works on, written back to the resource at the end."""
+
+    def __init__(self, budget: WorkBudget) -> None:
+        self.budget = budget
+        self._stores: dict[tuple[int, str], tuple[dict, Elements]] = {}
+
+    def elements(self, target: _Target) -> Elements:
+        slot = (id(target.container), target.name)
+        if slot not in self._stores:
+            stored = target.container.get(target.name)
+            current = list(stored) if isinstance(stored, list) else ([stored] if isinstance(stored, dict) else [])
+            self._stores[slot] = (target.container, _Tracked(target.ref.attribute, current, self.budget))
+        return self._stores[slot][1]
+
+    def write_back(self) -> None:
+        for (_, name), (container, store) in self._stores.items():
+            values = store.values()
+            if values:
+                container[name] = values
+            else:
+                container.pop(name, None)
+
+
+class _Tracked(Elements):
+    """Elements that drop themselves once they hold labels only (see ``_LABELS``)."""
+
+    def __init__(self, attribute, elements, budget) -> None:
+        super().__init__(attribute, elements, budget)
+        # What was stored is checked once, after the first operation, as every element is
+        # checked after each operation that changed it.
+        self._unchecked = set(self.keys())
+
+    def drop_label_only(self, changed: list[int]) -> None:
+        for key in [*self._unchecked, *changed]:
+            if key in self._items and _is_label_only(self._items[key]):
+                self.remove(key)
+        self._unchecked.clear()
 
 
 @dataclass(slots=True)
@@ -177,11 +267,11 @@ class _Target:
         return str(self.path)
 
 
-def _apply(resource: dict, operation: PatchOperation, ignored: list[str]) -> None:
+def _apply(resource: dict, operation: PatchOperation, ignored: list[str], workspace: _Workspace) -> None:
     path = operation.path
     assert path is not None
     if path.is_extension:
-        _apply_whole_extension(resource, operation, ignored)
+        _apply_whole_extension(resource, operation, ignored, workspace)
         return
     ref = resolve_attribute(path.attribute.schema, path.attribute.attribute, path.sub_attribute)
     if ref is None:
@@ -203,7 +293,7 @@ def _apply(resource: dict, operation: PatchOperation, ignored: list[str]) -> Non
     if ref.attribute is MANAGER:
         _apply_manager(target, operation, ignored)
     elif ref.attribute.multi_valued:
-        _apply_multi_valued(target, operation, ignored)
+        _apply_multi_valued(target, operation, ignored, workspace)
     elif ref.attribute.type == COMPLEX:
         _apply_complex(target, operation, ignored)
     else:
@@ -212,7 +302,9 @@ def _apply(resource: dict, operation: PatchOperation, ignored: list[str]) -> Non
         resource.pop(ref.schema.urn, None)
 
 
-def _apply_whole_extension(resource: dict, operation: PatchOperation, ignored: list[str]) -> None:
+def _apply_whole_extension(
+    resource: dict, operation: PatchOperation, ignored: list[str], workspace: _Workspace
+) -> None:
     urn = operation.path.attribute.schema if operation.path else None
     extension = extension_for_urn(urn or "")
     if extension is None:
@@ -224,7 +316,7 @@ def _apply_whole_extension(resource: dict, operation: PatchOperation, ignored: l
     if not isinstance(operation.value, dict):
         raise InvalidValueError(f"{extension.urn} must be an object.")
     for single in _expand_extension(operation.op, extension.urn, operation.value):
-        _apply(resource, single, ignored)
+        _apply(resource, single, ignored, workspace)
 
 
 def _check_id(resource: dict, operation: PatchOperation) -> None:
@@ -326,121 +418,112 @@ def _apply_manager(target: _Target, operation: PatchOperation, ignored: list[str
 
 
 # --- multi-valued ------------------------------------------------------------------------
+# Each variant returns (touched, changed): the keys of the elements it set, which win "primary",
+# and of every element it changed or added, which are dropped if only labels are left.
 
-def _apply_multi_valued(target: _Target, operation: PatchOperation, ignored: list[str]) -> None:
-    container, name = target.container, target.name
-    stored = container.get(name)
-    elements: list = list(stored) if isinstance(stored, list) else ([stored] if isinstance(stored, dict) else [])
+
+def _apply_multi_valued(target: _Target, operation: PatchOperation, ignored: list[str], workspace: _Workspace) -> None:
+    store = workspace.elements(target)
     if target.path.value_filter is not None:
-        touched = _apply_filtered(target, elements, operation, ignored)
+        touched, changed = _apply_filtered(target, store, operation, ignored)
     elif target.ref.sub_attribute is not None:
-        touched = _apply_to_every_element(target, elements, operation)
+        touched, changed = _apply_to_every_element(target, store, operation)
     else:
-        touched = _apply_whole_list(target, elements, operation, ignored)
-    _keep_one_primary(elements, touched)
-    remaining = [element for element in elements if not _is_label_only(element)]
-    if remaining:
-        container[name] = remaining
-    else:
-        container.pop(name, None)
+        touched, changed = _apply_whole_list(target, store, operation, ignored)
+    changed = [*changed, *_keep_one_primary(store, touched)]
+    store.drop_label_only(changed)
 
 
-def _apply_whole_list(target: _Target, elements: list, operation: PatchOperation, ignored: list[str]) -> list[int]:
+def _apply_whole_list(
+    target: _Target, store: Elements, operation: PatchOperation, ignored: list[str]
+) -> tuple[list[int], list[int]]:
     attribute = target.ref.attribute
     if operation.op == REMOVE:
         if is_clear(operation.value):
-            elements.clear()
+            store.clear()
         else:
-            _remove_values(attribute, elements, operation.value, target.text, ignored)
-        return []
+            _remove_values(attribute, store, operation.value, target.text, ignored)
+        return [], []
     new = coerce_attribute(attribute, operation.value, path=target.text, ignored=ignored) or []
     if operation.op == REPLACE:
-        elements[:] = new
-        return []
-    touched = []
-    for element in new:
-        if element not in elements:
-            elements.append(element)
-            touched.append(len(elements) - 1)
-    return touched
+        store.set_all(new)
+        return [], store.keys()
+    touched = [store.append(element) for element in new if element not in store]
+    return touched, touched
 
 
-def _remove_values(attribute: Attribute, elements: list, value: object, path: str, ignored: list[str]) -> None:
+def _remove_values(attribute: Attribute, store: Elements, value: object, path: str, ignored: list[str]) -> None:
     """Remove the elements a remove operation lists in its value (as Entra does for members)."""
-    wanted = []
     for index, item in enumerate(value if isinstance(value, list) else [value]):
         if isinstance(item, str):
             item = {"value": item}
-        element = coerce_element(attribute, item, path=f"{path}[{index}]", ignored=ignored)
-        if element:
-            wanted.append(element)
-    elements[:] = [
-        element for element in elements if not any(_contains(attribute, element, probe) for probe in wanted)
-    ]
+        probe = coerce_element(attribute, item, path=f"{path}[{index}]", ignored=ignored)
+        if probe:
+            for key in store.select(_equal_to(probe)):
+                store.remove(key)
 
 
-def _contains(attribute: Attribute, element: object, probe: dict) -> bool:
-    if not isinstance(element, dict):
-        return False
-    filter_ = None
+def _equal_to(probe: dict) -> Expr:
+    """The filter an element must match to contain every sub-attribute of ``probe``."""
+    filter_: Expr | None = None
     for key, value in probe.items():
         comparison = Comparison(AttrPath(None, key, None), "eq", value)
         filter_ = comparison if filter_ is None else And(filter_, comparison)
-    return filter_ is not None and matches(filter_, element, within=attribute)
+    assert filter_ is not None
+    return filter_
 
 
-def _apply_to_every_element(target: _Target, elements: list, operation: PatchOperation) -> list[int]:
+def _apply_to_every_element(target: _Target, store: Elements, operation: PatchOperation) -> tuple[list[int], list[int]]:
     """Apply ``emails.value``-style paths (no filter) to every element."""
     sub = target.ref.sub_attribute
     value = None if operation.op == REMOVE else coerce_scalar(sub, operation.value, path=target.text)
-    if value is not None and not elements:
+    if value is not None and not len(store):
         raise NoTargetError(f"{target.text}: there is no element to set it on.")
-    for element in elements:
-        if isinstance(element, dict):
-            _set_or_clear(element, sub.name, value)
-    return list(range(len(elements))) if value is True else []
+    store.budget.spend(len(store))
+    keys = store.keys()
+    for key in keys:
+        if isinstance(store[key], dict):
+            store.set_sub(key, sub.name, value)
+    return (keys if value is True else []), keys
 
 
-def _apply_filtered(target: _Target, elements: list, operation: PatchOperation, ignored: list[str]) -> list[int]:
+def _apply_filtered(
+    target: _Target, store: Elements, operation: PatchOperation, ignored: list[str]
+) -> tuple[list[int], list[int]]:
     """Apply ``emails[type eq "work"]`` and ``emails[type eq "work"].value`` paths."""
-    attribute, sub = target.ref.attribute, target.ref.sub_attribute
+    sub = target.ref.sub_attribute
     value_filter = target.path.value_filter
-    selected = [
-        index
-        for index, element in enumerate(elements)
-        if isinstance(element, dict) and matches(value_filter, element, within=attribute)
-    ]
+    selected = store.select(value_filter)
     if operation.op == REMOVE:
-        for index in reversed(selected):
+        for key in selected:
             if sub is None:
-                del elements[index]
+                store.remove(key)
             else:
-                elements[index].pop(sub.name, None)
-        return []
+                store.set_sub(key, sub.name, None)
+        return [], ([] if sub is None else selected)
     if sub is not None:
         new_value = coerce_scalar(sub, operation.value, path=target.text)
         if not selected:
             if new_value is None:
-                return []  # clearing a value that is not there
-            elements.append(_element_from_filter(target, value_filter))
-            selected = [len(elements) - 1]
-        for index in selected:
-            _set_or_clear(elements[index], sub.name, new_value)
-        return selected
+                return [], []  # clearing a value that is not there
+            selected = [store.append(_element_from_filter(target, value_filter))]
+        for key in selected:
+            store.set_sub(key, sub.name, new_value)
+        return selected, selected
     replacement = _single_element(target, operation.value, ignored)
     if not selected:
         if replacement is None:
-            return []
-        elements.append({**_element_from_filter(target, value_filter), **replacement})
-        return [len(elements) - 1]
-    for index in selected:
+            return [], []
+        key = store.append({**_element_from_filter(target, value_filter), **replacement})
+        return [key], [key]
+    for key in selected:
         if replacement is None:
-            elements[index] = {}
+            store.replace(key, {})
         elif operation.op == ADD:
-            elements[index] = {**elements[index], **replacement}
+            store.replace(key, {**store[key], **replacement})
         else:
-            elements[index] = replacement
-    return selected
+            store.replace(key, replacement)
+    return selected, selected
 
 
 def _single_element(target: _Target, value: object, ignored: list[str]) -> dict | None:
@@ -480,22 +563,19 @@ def _element_from_filter(target: _Target, value_filter: Expr) -> dict:
     return element
 
 
-def _set_or_clear(element: dict, key: str, value: object | None) -> None:
-    if value is None:
-        element.pop(key, None)
-    else:
-        element[key] = value
-
-
 def _is_label_only(element: object) -> bool:
     return isinstance(element, dict) and set(element) <= _LABELS
 
 
-def _keep_one_primary(elements: list, touched: list[int]) -> None:
-    """RFC 7643 §2.4: "primary" is true at most once; the element just set wins."""
-    if not any(isinstance(elements[i], dict) and elements[i].get("primary") is True for i in touched):
-        return
-    winner = next(i for i in touched if isinstance(elements[i], dict) and elements[i].get("primary") is True)
-    for index, element in enumerate(elements):
-        if index != winner and isinstance(element, dict) and element.get("primary") is True:
-            element["primary"] = False
+def _keep_one_primary(store: Elements, touched: list[int]) -> list[int]:
+    """RFC 7643 §2.4: "primary" is true at most once; the element just set wins. Return the losers."""
+    winner = next(
+        (key for key in touched if store.has(key) and isinstance(store[key], dict) and store[key].get("primary") is True),
+        None,
+    )
+    if winner is None:
+        return []
+    losers = sorted(store.primaries() - {winner})
+    for key in losers:
+        store.set_sub(key, "primary", False)
+    return losers

@@ -43,6 +43,9 @@ from .schema import (
 )
 
 MANAGER = ENTERPRISE_USER.attribute("manager")
+# The most values one multi-valued attribute may hold. Entra sends one to three emails, phone
+# numbers and addresses; far more would not describe a person, only make every request slower.
+MAX_ELEMENTS = 100
 
 # Entra sends "True"/"False" from its default active mapping (an expression
 # that yields a string), and lowercase strings have been observed too.
@@ -177,6 +180,9 @@ def coerce_attribute(attribute: Attribute, value: object, *, path: str, ignored:
         if is_clear(value):
             return None
         items = value if isinstance(value, list) else [value]
+        if len(items) > MAX_ELEMENTS:
+            # RFC 7644 has no scimType for a value that is too large; invalidValue is the closest.
+            raise InvalidValueError(f"{path} may hold at most {MAX_ELEMENTS} values; this one has {len(items)}.")
         elements = []
         for index, item in enumerate(items):
             if attribute.type == COMPLEX:
