@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -35,12 +36,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "csp",
     "organisations",
     "scim_provisioning",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "prompt_site.middleware.ContentSecurityPolicyMiddleware",
     # Serves the admin's static files under gunicorn (after `collectstatic`).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -123,6 +126,23 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every page (django-csp): the admin's and sign-in's scripts and
+# styles are all files served by this site, so nothing inline runs and nothing loads from
+# elsewhere; forms may also go on to AZURE_AUTHORITY (see prompt_site.middleware).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
 # Error reports (emails, DEBUG pages) hide the bearer code and credential-bearing URLs.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "prompt_site.exception_reporting.SecretsExceptionReporterFilter"
 
@@ -148,15 +168,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, SCIM_MAX_BODY_BYTES)
 # Failed bearer authentications allowed per client address and window before answering 429.
 SCIM_AUTH_FAILURE_LIMIT = env.int("SCIM_AUTH_FAILURE_LIMIT", default=20)
 SCIM_AUTH_FAILURE_WINDOW_SECONDS = env.int("SCIM_AUTH_FAILURE_WINDOW_SECONDS", default=60)
-# Seconds a valid Provisioning Authentication Code is remembered in the cache, sparing each
-# request its lookup; revoking a code or turning provisioning off clears it at once (see README).
-SCIM_CODE_CACHE_SECONDS = env.int("SCIM_CODE_CACHE_SECONDS", default=60)
 # Reverse proxies in front of the site that append to X-Forwarded-For; 0 uses REMOTE_ADDR.
 SCIM_TRUSTED_PROXY_COUNT = env.int("SCIM_TRUSTED_PROXY_COUNT", default=0)
 
 # --- Cache -----------------------------------------------------------------------------------
 # Shared by every app process in production (CACHE_URL=redis://127.0.0.1:6379/0), so the
-# failed-authentication counts above hold across gunicorn workers and hosts.
+# failed-authentication counts above hold across gunicorn workers and hosts. Codes are never
+# cached: every SCIM request reads its code from the database, so revocation is immediate.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 # --- Sign in with Microsoft ------------------------------------------------------------------
