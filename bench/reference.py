@@ -45,7 +45,7 @@ def _authorised(request) -> bool:
 def _scim_users():
     from scim_provisioning.models import ScimUser
 
-    return ScimUser.objects.select_related("user").filter(organisation_id=_ORGANISATION_ID, deleted_at=None)
+    return ScimUser.objects.select_related("user").filter(user__organisation_id=_ORGANISATION_ID, deleted_at=None)
 
 
 def _resource(scim_user) -> dict:
@@ -109,7 +109,6 @@ def _create(body: dict) -> HttpResponse:
             )
             scim_user = ScimUser.objects.create(
                 user=user,
-                organisation_id=_ORGANISATION_ID,
                 attributes=body,
                 external_id=body.get("externalId", ""),
                 email=user.email,

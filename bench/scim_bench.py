@@ -251,7 +251,7 @@ def make_template(*, organisation, code: str, through_site: bool):
         )
         attributes = {k: v for k, v in body.items() if k not in ("userName", "active", "meta")}
         scim_user = ScimUser.objects.create(
-            user=user, organisation=organisation, attributes=attributes, external_id=MARKER, email=user.email
+            user=user, attributes=attributes, external_id=MARKER, email=user.email
         )
     return Template(
         user=read_row("organisations_user", "id", scim_user.user_id),
@@ -514,14 +514,16 @@ def main(argv: list[str] | None = None) -> int:
         django.setup()
         from django.db import connections
 
-        from scim_provisioning.services import provisioning_code_issue
+        from organisations.access import Actor
+        from scim_provisioning.codes.actions import provisioning_code_issue
 
         from . import seed
 
         organisation = create_organisation(slug="bench-measured")
         other = create_organisation(slug="bench-other")
-        _, code = provisioning_code_issue(organisation=organisation)
-        _, other_code = provisioning_code_issue(organisation=other)
+        acting = Actor.system("benchmark")
+        _, code = provisioning_code_issue(acting=acting, organisation=organisation)
+        _, other_code = provisioning_code_issue(acting=acting, organisation=other)
         with_site = args.server == "both"
         if with_site and not site_serves_scim(code):
             raise RuntimeError(

@@ -87,7 +87,7 @@ def seed_users(
         "organisation_id": organisation_id,
         "last_login": None,
     }
-    scim_fixed = {"organisation_id": organisation_id, "manager_id": None, "deleted_at": None}
+    scim_fixed = {"manager_id": None, "deleted_at": None}
     user_columns, build_user = _row_builder(template.user, user_fixed)
     scim_columns, build_scim = _row_builder(template.scim_user, scim_fixed)
     picked = set(random.sample(range(count), min(sample_size, count)))

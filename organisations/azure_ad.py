@@ -1,6 +1,6 @@
 """An organisation's Azure AD settings and the rules that tie them together.
 
-The rules are checked by the admin form (to show errors next to fields) and again by the service
+The rules are checked by the admin form (to show errors next to fields) and again by the action
 that stores the settings, so no entry point can save a combination the page would refuse.
 """
 from __future__ import annotations
@@ -41,6 +41,8 @@ class AzureADSettings:
     provisioning_enabled: bool
     default_department: Department | None
     default_section: Section | None
+    # Domain keys (see organisations.domains); claiming them is checked against the actor.
+    sign_in_domains: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, organisation: Organisation) -> AzureADSettings:
@@ -50,6 +52,7 @@ class AzureADSettings:
             provisioning_enabled=organisation.provisioning_enabled,
             default_department=organisation.default_department,
             default_section=organisation.default_section,
+            sign_in_domains=tuple(organisation.sign_in_domains.values_list("domain", flat=True)),
         )
 
 

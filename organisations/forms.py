@@ -4,8 +4,11 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
-from .azure_ad import AzureADSettings, TenancyIdError, azure_ad_settings_errors, parse_tenancy_id
-from .models import Department, Organisation, Role, Section, User
+from .access import Actor
+from .actions import azure_ad_errors
+from .azure_ad import AzureADSettings, TenancyIdError, parse_tenancy_id
+from .domains import parse_domains
+from .models import Department, Organisation, Section, User
 
 
 class SectionSelect(forms.Select):
@@ -61,8 +64,18 @@ class AzureADForm(forms.Form):
         help_text="New users are created in this section of the Default Department.",
         error_messages={"invalid_choice": "Choose a section of this organisation."},
     )
+    sign_in_domains = forms.CharField(
+        label="Sign-in domains",
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3, "class": "vLargeTextField", "spellcheck": "false"}),
+        help_text=(
+            "Email domains of this organisation, one per line (such as contoso.com). Nobody else can then "
+            "create or rename people into them, and /signin/ sends their addresses here."
+        ),
+    )
 
-    def __init__(self, *args, organisation: Organisation, **kwargs):
+    def __init__(self, *args, organisation: Organisation, acting: Actor, **kwargs):
         current = AzureADSettings.of(organisation)
         kwargs.setdefault(
             "initial",
@@ -72,10 +85,12 @@ class AzureADForm(forms.Form):
                 "provisioning_enabled": current.provisioning_enabled,
                 "default_department": current.default_department,
                 "default_section": current.default_section,
+                "sign_in_domains": "\n".join(current.sign_in_domains),
             },
         )
         super().__init__(*args, **kwargs)
         self.organisation = organisation
+        self.acting = acting
         self.fields["default_department"].queryset = Department.objects.filter(organisation=organisation)
         self.fields["default_section"].queryset = Section.objects.filter(
             department__organisation=organisation
@@ -87,13 +102,19 @@ class AzureADForm(forms.Form):
         except TenancyIdError as exc:
             raise forms.ValidationError(str(exc), code="invalid") from exc
 
+    def clean_sign_in_domains(self):
+        domains, errors = parse_domains(self.cleaned_data["sign_in_domains"])
+        if errors:
+            raise forms.ValidationError(errors)
+        return tuple(domains)
+
     def clean(self):
         cleaned = super().clean()
         if "azure_tenant_id" in self.errors:
             # A malformed ID is reported once, not again as missing.
             return cleaned
         invalid = set(self.errors)
-        errors = azure_ad_settings_errors(organisation=self.organisation, settings=self.settings())
+        errors = azure_ad_errors(acting=self.acting, organisation=self.organisation, settings=self.settings())
         for field, messages in errors.items():
             # One error per field is enough, and a section is judged against a valid department only.
             if field not in invalid and not (field == "default_section" and "default_department" in invalid):
@@ -109,26 +130,17 @@ class AzureADForm(forms.Form):
             provisioning_enabled=bool(data.get("provisioning_enabled")),
             default_department=data.get("default_department"),
             default_section=data.get("default_section"),
+            sign_in_domains=data.get("sign_in_domains") or (),
         )
 
 
-class _UserRulesMixin:
-    """Rules the user model does not hold itself."""
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("agency") and cleaned.get("role") != Role.AGENCY_ADMIN:
-            self.add_error("agency", "Only an Agency Admin has an agency.")
-        return cleaned
-
-
-class UserAdminChangeForm(_UserRulesMixin, UserChangeForm):
+class UserAdminChangeForm(UserChangeForm):
     class Meta(UserChangeForm.Meta):
         model = User
         fields = "__all__"
 
 
-class UserAdminCreationForm(_UserRulesMixin, AdminUserCreationForm):
+class UserAdminCreationForm(AdminUserCreationForm):
     class Meta(AdminUserCreationForm.Meta):
         model = User
         fields = ("username",)

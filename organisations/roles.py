@@ -1,7 +1,9 @@
-"""What each role may do in the admin: one declarative table, read by every admin class.
+"""What each kind of actor may do: one declarative table, read by ``organisations.access``.
 
-A role grants two things: a *scope* (which organisations its holder administers) and, per model,
-the admin actions allowed inside that scope. Nothing else grants admin rights: ``is_staff`` is
+An actor is a person (by their role), a provisioning credential, a sign-in through an
+organisation's Microsoft tenant, or the system. Each row grants a *scope* (which organisations
+its holder acts in), the people of that scope it reaches (by their role), the roles it may give,
+and per model the actions allowed inside the scope. Nothing else grants rights: ``is_staff`` is
 kept equal to "has an admin role" by ``User.save`` so Django's own staff checks agree with the
 role, and ``is_superuser`` and model permissions are not consulted at all.
 """
@@ -11,15 +13,20 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from django.db.models import QuerySet
+from .models import Role
 
-from .models import Agency, Organisation, Role
-
-VIEW, ADD, CHANGE, DELETE = "view", "add", "change", "delete"
+VIEW, ADD, CHANGE, DELETE, SIGN_IN = "view", "add", "change", "delete", "sign_in"
 _ALL = frozenset({VIEW, ADD, CHANGE, DELETE})
 # No role deletes users: a person leaves by deactivation, which keeps their records and ends
 # their sessions, and Entra ID may bring them back.
 _USERS = frozenset({VIEW, ADD, CHANGE})
+_EVERYONE = frozenset(Role.values)
+# The people an organisation's own Admin, its Entra ID and its tenant may touch.
+_ORGANISATION_PEOPLE = frozenset({Role.ADMIN, Role.NONE})
+
+CREDENTIAL = "credential"
+TENANT = "tenant"
+SYSTEM = "system"
 
 
 class Scope(enum.Enum):
@@ -32,17 +39,23 @@ class Scope(enum.Enum):
 @dataclass(frozen=True)
 class Capability:
     scope: Scope
-    # model_name -> admin actions allowed on objects inside the scope
+    # model_name -> actions allowed on objects inside the scope
     actions: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    # Roles its holder may give (and users holding them they may edit): never above their own.
+    # Roles of the people inside the scope this holder reaches; under the agency scope an
+    # Agency Admin is reached only when it is an Agency Admin of the same agency.
+    reached_roles: frozenset[str] = frozenset()
+    # Roles its holder may give: never one that would put the person out of its reach.
     assignable_roles: frozenset[str] = frozenset()
+    uses_admin: bool = False
 
 
 CAPABILITIES: Mapping[str, Capability] = {
     Role.PROMPT_ADMIN: Capability(
         scope=Scope.EVERYTHING,
         actions={"agency": _ALL, "organisation": _ALL, "department": _ALL, "section": _ALL, "user": _USERS},
-        assignable_roles=frozenset(Role.values),
+        reached_roles=_EVERYONE,
+        assignable_roles=_EVERYONE,
+        uses_admin=True,
     ),
     Role.AGENCY_ADMIN: Capability(
         scope=Scope.AGENCY,
@@ -54,7 +67,9 @@ CAPABILITIES: Mapping[str, Capability] = {
             "section": _ALL,
             "user": _USERS,
         },
+        reached_roles=frozenset({Role.AGENCY_ADMIN, Role.ADMIN, Role.NONE}),
         assignable_roles=frozenset({Role.AGENCY_ADMIN, Role.ADMIN, Role.NONE}),
+        uses_admin=True,
     ),
     Role.ADMIN: Capability(
         scope=Scope.ORGANISATION,
@@ -64,80 +79,33 @@ CAPABILITIES: Mapping[str, Capability] = {
             "section": _ALL,
             "user": _USERS,
         },
-        assignable_roles=frozenset({Role.ADMIN, Role.NONE}),
+        reached_roles=_ORGANISATION_PEOPLE,
+        assignable_roles=_ORGANISATION_PEOPLE,
+        uses_admin=True,
+    ),
+    # A Provisioning Authentication Code, or any credential that replaces it: an organisation
+    # Admin's reach over people, and less (no roles, no moves, no reference data).
+    CREDENTIAL: Capability(
+        scope=Scope.ORGANISATION,
+        actions={"user": _USERS},
+        reached_roles=_ORGANISATION_PEOPLE,
+        # The people it creates have no role; it never gives or takes one.
+        assignable_roles=frozenset({Role.NONE}),
+    ),
+    # Sign-in with Microsoft through the organisation's tenant: its tenant's administrator
+    # controls the claims, so it reaches no more than the organisation's own Admin does.
+    TENANT: Capability(
+        scope=Scope.ORGANISATION,
+        actions={"user": frozenset({SIGN_IN})},
+        reached_roles=_ORGANISATION_PEOPLE,
+    ),
+    # Management commands and the demo seed, run by whoever operates the site.
+    SYSTEM: Capability(
+        scope=Scope.EVERYTHING,
+        actions={"agency": _ALL, "organisation": _ALL, "department": _ALL, "section": _ALL, "user": _USERS},
+        reached_roles=_EVERYONE,
+        assignable_roles=_EVERYONE,
     ),
 }
 
 NO_CAPABILITY = Capability(scope=Scope.NOTHING)
-
-
-def capability_for(user) -> Capability:
-    """Return the capability of a (possibly anonymous or inactive) user."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return NO_CAPABILITY
-    return CAPABILITIES.get(user.role, NO_CAPABILITY)
-
-
-def can_use_admin(user) -> bool:
-    """Return whether the user may sign in to the admin at all."""
-    return capability_for(user).scope is not Scope.NOTHING
-
-
-def is_allowed(user, model_name: str, action: str) -> bool:
-    """Return whether the user's role allows an admin action on a model, within its scope."""
-    return action in capability_for(user).actions.get(model_name, frozenset())
-
-
-def organisations_for(user) -> QuerySet[Organisation]:
-    """Return the organisations the user administers."""
-    scope = capability_for(user).scope
-    if scope is Scope.EVERYTHING:
-        return Organisation.objects.all()
-    if scope is Scope.AGENCY and user.agency_id:
-        return Organisation.objects.filter(agency_id=user.agency_id)
-    if scope is Scope.ORGANISATION and user.organisation_id:
-        return Organisation.objects.filter(pk=user.organisation_id)
-    return Organisation.objects.none()
-
-
-def agencies_for(user) -> QuerySet[Agency]:
-    """Return the agencies the user may see."""
-    scope = capability_for(user).scope
-    if scope is Scope.EVERYTHING:
-        return Agency.objects.all()
-    if scope is Scope.AGENCY and user.agency_id:
-        return Agency.objects.filter(pk=user.agency_id)
-    return Agency.objects.none()
-
-
-# How each administered model reaches its organisation; a model missing here is never scoped open.
-ORGANISATION_PATHS: dict[str, str] = {
-    "organisation": "pk",
-    "department": "organisation",
-    "section": "department__organisation",
-    "user": "organisation",
-}
-
-
-def restrict(user, queryset: QuerySet) -> QuerySet:
-    """Limit a queryset of an administered model to the rows the user administers."""
-    capability = capability_for(user)
-    if capability.scope is Scope.EVERYTHING:
-        return queryset
-    name = queryset.model._meta.model_name
-    if name == "agency":
-        return queryset.filter(pk__in=agencies_for(user))
-    path = ORGANISATION_PATHS.get(name)
-    if path is None:
-        return queryset.none()
-    queryset = queryset.filter(**{f"{path}__in": organisations_for(user)})
-    if name == "user":
-        # Users holding a role above one's own are out of reach, even in one's organisation.
-        queryset = queryset.filter(role__in=capability.assignable_roles)
-    return queryset
-
-
-def assignable_roles(user) -> list[tuple[str, str]]:
-    """Return the role choices the user may give, in the table's order."""
-    allowed = capability_for(user).assignable_roles
-    return [(value, label) for value, label in Role.choices if value in allowed]

@@ -32,7 +32,11 @@ from joserfc.errors import (
 )
 from joserfc.jwk import KeySet
 
+from . import roles
+from .access import Actor, reach
+from .domains import domain_owner
 from .models import Organisation, User
+from .usernames import address_key, domain_of
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +62,8 @@ class SignInError(Exception):
     status = 403
     reason = "refused"
     default_message = "You could not be signed in."
+    # Whether the refusal page may name the organisation (and link to its own sign-in page).
+    shows_organisation = True
 
     def __init__(self, message: str | None = None, *, organisation: Organisation | None = None, detail: str = ""):
         self.message = message or self.default_message
@@ -72,11 +78,14 @@ class NotConfiguredError(SignInError):
     default_message = "Sign-in with Microsoft is not set up on this site yet. Please contact your administrator."
 
 
-class OrganisationNotFoundError(SignInError):
+class AddressNotRoutedError(SignInError):
+    """/signin/ found no organisation to send an address to; the same answer whatever the reason."""
+
     status = 404
-    reason = "organisation_not_found"
+    reason = "address_not_routed"
+    shows_organisation = False
     default_message = (
-        "We could not find an organisation for that email address. Check the address, or use the "
+        "We could not start sign-in with Microsoft for that address. Check the address, or use the "
         "sign-in link your organisation gave you."
     )
 
@@ -120,10 +129,13 @@ class WrongTenantError(SignInError):
 
 
 class UnknownUserError(SignInError):
+    """No person this tenant may sign in matches the token: unknown, or a Prompt or Agency Admin."""
+
     reason = "unknown_user"
     default_message = (
-        "Your Microsoft account is not set up in Prompt for this organisation. Accounts are created by your "
-        "organisation's user provisioning; please contact your administrator."
+        "Your Microsoft account cannot sign in to Prompt for this organisation. Accounts are created by "
+        "your organisation's user provisioning; please contact your administrator. Prompt Admins and "
+        "Agency Admins sign in with their password at /admin/."
     )
 
 
@@ -370,17 +382,21 @@ def _verified_claims(*, organisation: Organisation, id_token: str, nonce: str, t
 
 
 def _user_for_claims(*, organisation: Organisation, claims: dict[str, Any]) -> User:
+    # The tenant's administrator controls these claims, so only the people its organisation's
+    # own Admin could manage are candidates (organisations.access): never a Prompt Admin or an
+    # Agency Admin, never anyone of another organisation.
     username = claims.get("preferred_username") if isinstance(claims.get("preferred_username"), str) else ""
     email = claims.get("email") if isinstance(claims.get("email"), str) else ""
-    users = User.objects.filter(organisation=organisation)
-    user = users.filter(username__iexact=username).first() if username else None
-    if user is None and email:
-        # Fallback when the sign-in name differs from the provisioned userName; only within
-        # the organisation whose tenant issued the token, and only when it names one person.
-        matches = list(users.filter(Q(username__iexact=email) | Q(email__iexact=email))[:2])
+    users = reach(Actor.tenant(organisation=organisation)).people()
+    user = users.filter(username_key=address_key(username)).first() if address_key(username) else None
+    email_key = address_key(email)
+    if user is None and email_key:
+        # Fallback when the sign-in name differs from the provisioned userName, and only when the
+        # address names exactly one such person.
+        matches = list(users.filter(Q(username_key=email_key) | Q(email_key=email_key))[:2])
         user = matches[0] if len(matches) == 1 else None
     if user is None:
-        raise UnknownUserError(organisation=organisation, detail=f"no user {username or email!r}")
+        raise UnknownUserError(organisation=organisation, detail="no person of the organisation matches the token")
     if not user.is_active:
         raise InactiveUserError(organisation=organisation, detail=f"user {user.username!r} is inactive")
     return user
@@ -390,32 +406,35 @@ def _user_for_claims(*, organisation: Organisation, claims: dict[str, Any]) -> U
 
 
 def organisation_for_email(*, email: str) -> Organisation:
-    """Return the organisation a person signing in with ``email`` belongs to.
+    """Return the organisation to sign in an address with, deterministically, or refuse.
 
-    Their own organisation when a user has that sign-in name or email address; otherwise the
-    single organisation whose users' sign-in names share the address's domain.
+    In order: the organisation of the person whose sign-in name it is; of the only active person
+    with that email address; the organisation that claimed its domain. Only people who may sign
+    in with Microsoft count, and an organisation without Azure SSO is refused the same way as an
+    unknown address, so the answer tells nobody who exists.
     """
-    email = email.strip()
-    user = (
-        User.objects.filter(username__iexact=email).select_related("organisation").first()
-        or User.objects.filter(email__iexact=email, organisation__isnull=False).select_related("organisation").first()
-    )
-    if user is not None:
-        if user.organisation is None:
-            raise OrganisationNotFoundError(
-                "Your account does not belong to an organisation, so it cannot sign in with Microsoft.",
-                detail="user without an organisation",
-            )
-        return user.organisation
-    domain = email.rpartition("@")[2]
-    if not domain:
-        raise OrganisationNotFoundError(detail="no domain in the address")
-    organisations = list(
-        Organisation.objects.filter(users__username__iendswith=f"@{domain}").distinct().order_by("pk")[:2]
-    )
-    if len(organisations) != 1:
-        raise OrganisationNotFoundError(detail=f"{len(organisations)} organisations for domain {domain!r}")
-    return organisations[0]
+    key = address_key(email)
+    # A deactivated person is still sent to their tenant: Microsoft's answer tells them, and
+    # only them, why they cannot sign in.
+    can_sign_in = User.objects.filter(
+        organisation__isnull=False, role__in=roles.CAPABILITIES[roles.TENANT].reached_roles
+    ).select_related("organisation")
+    holder = can_sign_in.filter(username_key=key).first() if key else None
+    organisation = holder.organisation if holder else None
+    if organisation is None and key:
+        holders = list(User.objects.filter(email_key=key, is_active=True).values_list("pk", flat=True)[:2])
+        if len(holders) == 1:
+            holder = can_sign_in.filter(pk=holders[0], is_active=True).first()
+            organisation = holder.organisation if holder else None
+    if organisation is None:
+        organisation = domain_owner(domain=domain_of(email))
+    if organisation is None:
+        raise AddressNotRoutedError(detail="no person, email or claimed domain for the address")
+    try:
+        organisation_tenant(organisation=organisation)
+    except SsoNotEnabledError as error:
+        raise AddressNotRoutedError(organisation=organisation, detail=f"routed, but {error.detail}") from None
+    return organisation
 
 
 def signin_refusal_log(*, error: SignInError, organisation: Organisation | None = None) -> None:

@@ -9,9 +9,16 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
 
-from . import roles, sso
+from . import sso
+from .access import Actor, can_use_admin
+from .actions import user_sign_in
 from .models import Organisation
 
 logger = logging.getLogger(__name__)
@@ -25,7 +32,7 @@ def _refused(request: HttpRequest, error: sso.SignInError, organisation: Organis
     return render(
         request,
         "sso/refused.html",
-        {"message": error.message, "organisation": error.organisation or organisation},
+        {"message": error.message, "organisation": (error.organisation or organisation) if error.shows_organisation else None},
         status=error.status,
     )
 
@@ -50,7 +57,7 @@ def home(request: HttpRequest) -> HttpResponse:
     """Show who is signed in; send anyone else to the sign-in page."""
     if not request.user.is_authenticated:
         return redirect("organisations:signin")
-    return render(request, "sso/home.html", {"can_administer": roles.can_use_admin(request.user)})
+    return render(request, "sso/home.html", {"can_administer": can_use_admin(request.user)})
 
 
 @never_cache
@@ -92,6 +99,7 @@ def signin_callback(request: HttpRequest) -> HttpResponse:
         user = sso.signin_complete(session=request.session, params=request.GET.dict())
     except sso.SignInError as error:
         return _refused(request, error)
+    user_sign_in(acting=Actor.tenant(organisation=user.organisation), user=user)
     login(request, user, backend=sso.BACKEND)
     logger.info("Signed in with Microsoft: user=%s organisation=%s", user.pk, user.organisation.slug)
     return redirect("organisations:home")

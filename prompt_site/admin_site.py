@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 
-from organisations import roles
+from organisations.access import can_use_admin
 
 
 class RoleAuthenticationForm(AdminAuthenticationForm):
@@ -11,7 +11,7 @@ class RoleAuthenticationForm(AdminAuthenticationForm):
 
     def confirm_login_allowed(self, user):
         super().confirm_login_allowed(user)
-        if not roles.can_use_admin(user):
+        if not can_use_admin(user):
             raise ValidationError(self.error_messages["invalid_login"], code="invalid_login",
                                   params={"username": self.username_field.verbose_name})
 
@@ -30,4 +30,4 @@ class PromptAdminSite(admin.AdminSite):
     login_form = RoleAuthenticationForm
 
     def has_permission(self, request):
-        return roles.can_use_admin(request.user)
+        return can_use_admin(request.user)

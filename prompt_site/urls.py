@@ -4,7 +4,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/authentication/scim", include("scim_provisioning.urls")),
+    path("api/authentication/scim", include("scim_provisioning.api.urls")),
     # The home page and sign-in with Microsoft.
     path("", include("organisations.urls")),
 ]

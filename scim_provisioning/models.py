@@ -50,23 +50,20 @@ class ProvisioningCodeReveal(models.Model):
 
 
 class ScimUser(models.Model):
-    """The SCIM resource of a Prompt user provisioned (or adopted) by an organisation's Entra ID.
+    """The SCIM resource of a Prompt user provisioned (or adopted) by their organisation's Entra ID.
 
     ``userName`` and ``active`` live on the user (``username``, ``is_active``); every other
     attribute is kept in ``attributes`` exactly as Entra sent it, with the few that filters need
-    copied into indexed columns.
+    copied into indexed columns. The organisation is the user's own: there is no second copy
+    that could fall out of step when a person moves.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="scim")
-    # Denormalised from the user so every SCIM query is scoped by one indexed column.
-    organisation = models.ForeignKey(
-        "organisations.Organisation", on_delete=models.PROTECT, related_name="scim_users"
-    )
     attributes = models.JSONField(default=dict, blank=True)
-    external_id = models.CharField(max_length=1024, blank=True, default="")
-    email = models.CharField(max_length=1024, blank=True, default="")
-    employee_number = models.CharField(max_length=1024, blank=True, default="")
+    external_id = models.CharField(max_length=1024, blank=True, default="", db_index=True)
+    email = models.CharField(max_length=1024, blank=True, default="", db_index=True)
+    employee_number = models.CharField(max_length=1024, blank=True, default="", db_index=True)
     manager = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reports"
     )
@@ -74,13 +71,6 @@ class ScimUser(models.Model):
     last_modified = models.DateTimeField(auto_now=True)
     # A SCIM DELETE hides the resource but keeps the person's Prompt data.
     deleted_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        indexes = [
-            models.Index(fields=["organisation", "external_id"], name="scimuser_org_external_idx"),
-            models.Index(fields=["organisation", "email"], name="scimuser_org_email_idx"),
-            models.Index(fields=["organisation", "employee_number"], name="scimuser_org_empno_idx"),
-        ]
 
     def __str__(self) -> str:
         return str(self.id)

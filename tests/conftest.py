@@ -7,9 +7,9 @@ import shutil
 import pytest
 from django.test import Client
 
-from scim_provisioning import services as scim_services
+from scim_provisioning.codes import actions as code_actions
 
-from .factories import provisioned_organisation
+from .factories import SYSTEM, provisioned_organisation
 
 
 def pytest_collection_modifyitems(config, items):
@@ -42,7 +42,7 @@ def organisation(db):
 @pytest.fixture
 def provisioning_code(organisation) -> str:
     """The plaintext of a freshly issued code for ``organisation``."""
-    _, plaintext = scim_services.provisioning_code_issue(organisation=organisation)
+    _, plaintext = code_actions.provisioning_code_issue(acting=SYSTEM, organisation=organisation)
     return plaintext
 
 

@@ -2,6 +2,7 @@
 import factory
 from factory.django import DjangoModelFactory
 
+from organisations.access import Actor
 from organisations.models import Agency, Department, Organisation, Role, Section, User
 
 TEST_PASSWORD = "correct-horse-battery-staple"
@@ -74,3 +75,7 @@ def provisioned_organisation(**kwargs) -> Organisation:
     organisation.default_section = section
     organisation.save()
     return organisation
+
+
+# The actor test set-up acts as, where a test is not about who acts.
+SYSTEM = Actor.system("tests")

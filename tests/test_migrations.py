@@ -17,8 +17,8 @@ from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 
 from organisations.models import User
-from scim_provisioning import mapping
 from scim_provisioning.models import ProvisioningCode, ScimRequest, ScimUser
+from scim_provisioning.users import mapping
 
 pytestmark = pytest.mark.postgres
 
@@ -172,3 +172,21 @@ def _assert_first_release_state(connection) -> None:
     loader = MigrationExecutor(connection).loader
     expected = {key for target in FIRST_RELEASE for key in loader.graph.forwards_plan(target) if key[0] in PROJECT_APPS}
     assert {key for key in loader.applied_migrations if key[0] in PROJECT_APPS} == expected
+
+
+def test_migration_refuses_sign_in_names_that_collide_once_normalised(database):
+    _migrate("scim_provisioning", "0001_initial")
+    old = MigrationExecutor(database).loader.project_state(FIRST_RELEASE).apps
+    users = old.get_model("organisations", "User").objects.db_manager(ALIAS)
+    # Distinct under the first release's lower(), the same person's name under NFKC case folding.
+    users.create(username="Straße@contoso.com", password="!")
+    users.create(username="STRASSE@contoso.com", password="!")
+    users.create(username="alice@contoso.com", password="!")
+
+    with pytest.raises(RuntimeError) as refused:
+        _migrate()
+
+    message = str(refused.value)
+    assert "1 group(s) of users have sign-in names that are the same once normalised" in message
+    assert "'Straße@contoso.com'" in message and "'STRASSE@contoso.com'" in message
+    assert "alice" not in message

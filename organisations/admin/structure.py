@@ -1,11 +1,8 @@
 """Admin for agencies, organisations, departments and sections."""
 from django.contrib import admin
-from django.urls import reverse
-from django.utils.html import format_html
 
 from organisations.models import Agency, Department, Organisation, Section
 
-from .azure_ad import AzureADPageMixin
 from .scoping import RoleScopedAdmin
 
 
@@ -17,22 +14,13 @@ class AgencyAdmin(RoleScopedAdmin):
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(AzureADPageMixin, RoleScopedAdmin):
+class OrganisationAdmin(RoleScopedAdmin):
     list_display = ("name", "agency", "azure_sso_enabled", "provisioning_enabled")
     list_filter = (("agency", admin.RelatedOnlyFieldListFilter), "azure_sso_enabled", "provisioning_enabled")
     list_select_related = ("agency",)
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
-    # The Azure AD settings have their own page, like a user's password.
-    fieldsets = (
-        (None, {"fields": ("name", "slug", "agency")}),
-        ("Azure AD", {"fields": ("azure_ad_summary",)}),
-    )
-    readonly_fields = ("azure_ad_summary",)
-
-    def get_fieldsets(self, request, obj=None):
-        # A new organisation has no Azure AD page yet.
-        return self.fieldsets if obj else self.fieldsets[:1]
+    fields = ("name", "slug", "agency")
 
     def get_readonly_fields(self, request, obj=None):
         # Only Prompt Admins move an organisation between agencies.
@@ -46,21 +34,23 @@ class OrganisationAdmin(AzureADPageMixin, RoleScopedAdmin):
             kwargs["required"] = True
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    @admin.display(description="Azure AD")
-    def azure_ad_summary(self, obj):
-        if obj is None or obj.pk is None:
-            return "-"
-        url = reverse(f"{self.admin_site.name}:organisations_organisation_azure_ad", args=[obj.pk])
-        return format_html(
-            "Azure SSO {} · Automated User Provisioning {} · <a href=\"{}\">Change Azure AD settings</a>",
-            "on" if obj.azure_sso_enabled else "off",
-            "on" if obj.provisioning_enabled else "off",
-            url,
-        )
+
+class FixedParentAdmin(RoleScopedAdmin):
+    """A model whose parent (``parent_field``) is chosen when it is created and never changes.
+
+    Moving a department to another organisation, or a section to another department, would
+    carry its people and an organisation's defaults across with it.
+    """
+
+    parent_field = ""
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*self.readonly_fields, self.parent_field) if obj is not None else self.readonly_fields
 
 
 @admin.register(Department)
-class DepartmentAdmin(RoleScopedAdmin):
+class DepartmentAdmin(FixedParentAdmin):
+    parent_field = "organisation"
     list_display = ("name", "organisation")
     list_filter = (("organisation", admin.RelatedOnlyFieldListFilter),)
     list_select_related = ("organisation",)
@@ -68,7 +58,8 @@ class DepartmentAdmin(RoleScopedAdmin):
 
 
 @admin.register(Section)
-class SectionAdmin(RoleScopedAdmin):
+class SectionAdmin(FixedParentAdmin):
+    parent_field = "department"
     list_display = ("name", "department", "organisation")
     list_filter = (
         ("department__organisation", admin.RelatedOnlyFieldListFilter),

@@ -1,33 +1,39 @@
-"""Admin for users: scoped by role, with no way to give a role above one's own."""
+"""Admin for people: scoped by reach, with no way to give a role or a move beyond one's own."""
+import copy
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.template.loader import render_to_string
 
-from organisations import roles
+from organisations.access import reach
+from organisations.actions import (
+    user_create,
+    user_errors,
+    user_set_password,
+    user_snapshot,
+    user_update,
+)
+from organisations.audit import audit_events_for_user
 from organisations.forms import UserAdminChangeForm, UserAdminCreationForm
-from organisations.models import User
-from organisations.services import user_deactivate, user_reactivate
-from scim_provisioning.panels import render_user_timeline
+from organisations.models import Role, User
 
-from .scoping import RoleScopedAdmin
+from .scoping import RoleScopedAdmin, acting_for
 
 _ORGANISATION_FIELDS = ("organisation", "department", "section")
+AUDIT_TRAIL_TEMPLATE = "admin/organisations/audit_trail.html"
 
 
-class ProvisionedFilter(admin.SimpleListFilter):
-    """Users Entra ID provisions (or has taken over) versus users created by hand."""
+def _password_form_for(acting):
+    """Django's password form, saving through the password action as ``acting``."""
 
-    title = "provisioned"
-    parameter_name = "provisioned"
+    class ActionPasswordChangeForm(AdminPasswordChangeForm):
+        def save(self, commit=True):
+            usable = self.cleaned_data.get("set_usable_password", True)
+            user_set_password(acting=acting, user=self.user, password=self.cleaned_data["password1"] if usable else None)
+            return self.user
 
-    def lookups(self, request, model_admin):
-        return (("entra", "By Entra ID"), ("hand", "By hand"))
-
-    def queryset(self, request, queryset):
-        if self.value() == "entra":
-            return queryset.filter(scim__isnull=False)
-        if self.value() == "hand":
-            return queryset.filter(scim__isnull=True)
-        return queryset
+    return ActionPasswordChangeForm
 
 
 @admin.register(User)
@@ -41,7 +47,7 @@ class UserAdmin(RoleScopedAdmin, DjangoUserAdmin):
         ("Organisation", {"fields": _ORGANISATION_FIELDS}),
         ("Administration", {"fields": ("role", "agency", "is_active")}),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
-        ("Provisioning", {"fields": ("provisioning_timeline",)}),
+        ("History", {"fields": ("audit_trail",)}),
     )
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("username", "usable_password", "password1", "password2")}),
@@ -49,7 +55,7 @@ class UserAdmin(RoleScopedAdmin, DjangoUserAdmin):
         ("Organisation", {"fields": _ORGANISATION_FIELDS}),
         ("Administration", {"fields": ("role", "agency")}),
     )
-    readonly_fields = ("last_login", "date_joined", "provisioning_timeline")
+    readonly_fields = ("last_login", "date_joined", "audit_trail")
     list_display = (
         "username",
         "email",
@@ -60,7 +66,6 @@ class UserAdmin(RoleScopedAdmin, DjangoUserAdmin):
         "section",
         "role",
         "is_active",
-        "provisioned_by_entra",
     )
     list_filter = (
         ("organisation", admin.RelatedOnlyFieldListFilter),
@@ -68,25 +73,23 @@ class UserAdmin(RoleScopedAdmin, DjangoUserAdmin):
         ("section", admin.RelatedOnlyFieldListFilter),
         "role",
         "is_active",
-        ProvisionedFilter,
     )
-    list_select_related = ("organisation", "department", "section__department", "scim")
+    list_select_related = ("organisation", "department", "section__department")
     search_fields = ("username", "first_name", "last_name", "email")
     ordering = ("username",)
     filter_horizontal = ()
 
-    @admin.display(description="Entra ID", boolean=True)
-    def provisioned_by_entra(self, obj) -> bool:
-        return hasattr(obj, "scim")
+    class Media:
+        css = {"all": ["organisations/admin/audit.css"]}
 
-    @admin.display(description="Timeline")
-    def provisioning_timeline(self, obj):
-        # Entra ID's requests that changed this user, newest first (scim_provisioning.activity).
-        return render_user_timeline(user=obj)
+    @admin.display(description="Changes")
+    def audit_trail(self, obj):
+        # Every action that changed this person, newest first (organisations.audit).
+        return render_to_string(AUDIT_TRAIL_TEMPLATE, {"events": audit_events_for_user(user=obj)})
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
-        if roles.Role.AGENCY_ADMIN in roles.capability_for(request.user).assignable_roles:
+        if reach(acting_for(request)).may_assign(Role.AGENCY_ADMIN):
             return fieldsets
         # Without Agency Admins to appoint, the agency field has nothing to offer.
         return [
@@ -96,23 +99,30 @@ class UserAdmin(RoleScopedAdmin, DjangoUserAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "organisation" and not self.is_everywhere(request):
-            # A user without an organisation would drop out of the admin's own scope.
+            # A person without an organisation would drop out of the admin's own reach.
             kwargs["required"] = True
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_choice_field(self, db_field, request, **kwargs):
         if db_field.name == "role":
-            kwargs["choices"] = roles.assignable_roles(request.user)
+            kwargs["choices"] = reach(acting_for(request)).assignable_roles()
         return super().formfield_for_choice_field(db_field, request, **kwargs)
 
+    # --- writes, through the actions -----------------------------------------------------------
+
+    def action_errors(self, request, instance) -> dict:
+        stored = User.objects.filter(pk=instance.pk).first() if instance.pk else None
+        before = user_snapshot(stored) if stored else None
+        return user_errors(acting=acting_for(request), before=before, user=instance)
+
     def save_model(self, request, obj, form, change):
-        # Switching is_active goes through the services, which also end the person's sessions.
-        switched = change and "is_active" in form.changed_data
-        deactivating = switched and not obj.is_active
-        if switched:
-            obj.is_active = not obj.is_active
-        super().save_model(request, obj, form, change)
-        if deactivating:
-            user_deactivate(user=obj)
-        elif switched:
-            user_reactivate(user=obj)
+        if change:
+            user_update(acting=acting_for(request), user=obj)
+        else:
+            user_create(acting=acting_for(request), user=obj)
+
+    def user_change_password(self, request, id, form_url=""):
+        # Django's view, with a form that saves through the password action as this person.
+        for_request = copy.copy(self)
+        for_request.change_password_form = _password_form_for(acting_for(request))
+        return DjangoUserAdmin.user_change_password(for_request, request, id, form_url)

@@ -6,8 +6,8 @@ from django.utils.safestring import SafeString
 
 from organisations.models import User
 
-from .activity import TIMELINE_LIMIT, user_timeline
-from .models import ScimUser
+from ..models import ScimUser
+from .summary import TIMELINE_LIMIT, user_timeline
 
 ACTIVITY_PANEL_TEMPLATE = "admin/scim_provisioning/activity_panel.html"
 USER_TIMELINE_TEMPLATE = "admin/organisations/user/provisioning_timeline.html"
@@ -15,12 +15,12 @@ USER_TIMELINE_TEMPLATE = "admin/organisations/user/provisioning_timeline.html"
 
 def user_timeline_context(*, user: User) -> dict:
     """Return the timeline template's context for a user (two queries; one if not provisioned)."""
-    scim_user = ScimUser.objects.select_related("organisation").filter(user=user).first()
+    scim_user = ScimUser.objects.filter(user=user).first()
     if scim_user is None:
         return {"provisioned": False, "timeline": [], "timeline_limit": TIMELINE_LIMIT}
     return {
         "provisioned": True,
-        "timeline": user_timeline(organisation=scim_user.organisation, scim_user=scim_user),
+        "timeline": user_timeline(organisation=user.organisation, scim_user=scim_user),
         "timeline_limit": TIMELINE_LIMIT,
     }
 

@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from organisations.models import Organisation
 
-from . import tokens
-from .models import ProvisioningCode, ScimRequest, ScimUser
+from ..codes import tokens
+from ..models import ProvisioningCode, ScimRequest, ScimUser
 
 # Entra ID runs a provisioning cycle about every 40 minutes; two hours of silence means trouble.
 QUIET_AFTER = timedelta(hours=2)
@@ -325,7 +325,7 @@ def _user_ids_in_paths(organisation: Organisation, rows) -> dict[str, tuple[int,
             ids.add(match["id"])
     if not ids:
         return {}
-    found = ScimUser.objects.filter(organisation=organisation, pk__in=ids).values_list(
+    found = ScimUser.objects.filter(user__organisation=organisation, pk__in=ids).values_list(
         "pk", "user_id", "user__username"
     )
     return {f"/Users/{pk}": (user_id, username) for pk, user_id, username in found}

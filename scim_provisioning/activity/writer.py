@@ -16,7 +16,7 @@ import time
 
 from django.db import connections
 
-from .models import ScimRequest
+from ..models import ScimRequest
 
 logger = logging.getLogger(__name__)
 

@@ -17,17 +17,20 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
+from organisations.access import NotInReachError, access_organisation, reach
+from organisations.admin.scoping import acting_for
+from organisations.audit import audit_events_for_organisation
 from organisations.forms import AzureADForm
 from organisations.models import Organisation
-from organisations.services import organisation_update_azure_ad
-from scim_provisioning import services as provisioning_services
-from scim_provisioning.activity import activity_summary
-from scim_provisioning.models import ProvisioningCode
-from scim_provisioning.tokens import CODE_PREFIX, active_codes_q
+
+from ..activity.summary import activity_summary
+from ..codes import actions as code_actions
+from ..codes.actions import CODE_NAME
+from ..codes.tokens import CODE_PREFIX, active_codes_q
+from ..models import ProvisioningCode
 
 # The Tenant URL administrators paste into Entra ID.
 SCIM_BASE_PATH = "api/authentication/scim"
-CODE_NAME = "Provisioning Authentication Code"
 
 
 class AzureADPageMixin:
@@ -52,12 +55,14 @@ class AzureADPageMixin:
         ]
 
     def _organisation_for_azure_ad(self, request, id) -> Organisation:
-        organisation = self.get_object(request, unquote(id))
-        if not self.has_change_permission(request, organisation):
-            raise PermissionDenied
-        if organisation is None:
+        acting = acting_for(request)
+        try:
+            organisation = access_organisation(acting=acting, organisation_id=unquote(id))
+        except NotInReachError:
             # Another organisation's page is as absent as a missing one.
-            raise Http404("No such organisation.")
+            raise Http404("No such organisation.") from None
+        if not reach(acting).allows(self.opts.model_name, "change"):
+            raise PermissionDenied
         return organisation
 
     def _azure_ad_url(self, organisation: Organisation, name: str = "azure_ad", **kwargs) -> str:
@@ -68,25 +73,26 @@ class AzureADPageMixin:
 
     def azure_ad_view(self, request, id):
         organisation = self._organisation_for_azure_ad(request, id)
+        acting = acting_for(request)
         if request.method == "POST":
-            form = AzureADForm(request.POST, organisation=organisation)
+            form = AzureADForm(request.POST, organisation=organisation, acting=acting)
             if form.is_valid():
                 try:
-                    result = organisation_update_azure_ad(
-                        organisation=organisation, settings=form.settings(), updated_by=request.user
+                    update, issued_code = code_actions.azure_ad_settings_save(
+                        acting=acting, organisation=organisation, settings=form.settings()
                     )
                 except ValidationError as exc:
                     # The organisation changed between the form's checks and the locked write.
                     form.add_error(None, exc)
                 else:
                     change_message = []
-                    if result.changed_fields:
-                        change_message.append({"changed": {"fields": result.changed_fields}})
-                    if result.issued_code:
-                        change_message.append({"added": {"name": CODE_NAME, "object": str(result.issued_code)}})
+                    if update.changed_fields:
+                        change_message.append({"changed": {"fields": update.changed_fields}})
+                    if issued_code:
+                        change_message.append({"added": {"name": CODE_NAME, "object": str(issued_code)}})
                     if change_message:
                         self.log_change(request, organisation, change_message)
-                    if result.issued_code:
+                    if issued_code:
                         messages.success(
                             request,
                             f"The Azure AD settings were saved. A {CODE_NAME} was generated: reveal it below "
@@ -96,13 +102,14 @@ class AzureADPageMixin:
                         messages.success(request, "The Azure AD settings were saved.")
                     return HttpResponseRedirect(request.path)
         else:
-            form = AzureADForm(organisation=organisation)
+            form = AzureADForm(organisation=organisation, acting=acting)
         return TemplateResponse(request, self.azure_ad_template, self._azure_ad_context(request, organisation, form))
 
     def _azure_ad_context(self, request, organisation: Organisation, form: AzureADForm) -> dict:
         fieldsets = [
             ("Azure SSO", {"fields": ["azure_sso_enabled", "azure_tenant_id"]}),
             ("User Creation Details", {"fields": ["provisioning_enabled", "default_department", "default_section"]}),
+            ("Sign-in domains", {"fields": ["sign_in_domains"]}),
         ]
         codes = list(
             organisation.provisioning_codes.filter(active_codes_q()).select_related("created_by").order_by(
@@ -136,6 +143,7 @@ class AzureADPageMixin:
             "revoke_previous_url": self._azure_ad_url(organisation, "azure_ad_code_revoke_previous"),
             "grace_hours": settings.PROVISIONING_CODE_GRACE_HOURS,
             "activity": activity_summary(organisation=organisation),
+            "audit_events": audit_events_for_organisation(organisation=organisation),
         }
 
     @method_decorator(require_POST)
@@ -147,7 +155,7 @@ class AzureADPageMixin:
         code = get_object_or_404(
             ProvisioningCode.objects.filter(active_codes_q()), organisation=organisation, pk=code_id
         )
-        plaintext = provisioning_services.provisioning_code_reveal(code=code, revealed_by=request.user)
+        plaintext = code_actions.provisioning_code_reveal(acting=acting_for(request), code=code)
         return _no_store(JsonResponse({"code": plaintext}))
 
     @method_decorator(require_POST)
@@ -155,10 +163,8 @@ class AzureADPageMixin:
     def code_generate_view(self, request, id):
         organisation = self._organisation_for_azure_ad(request, id)
         try:
-            code, _plaintext = provisioning_services.provisioning_code_issue(
-                organisation=organisation, issued_by=request.user
-            )
-        except provisioning_services.ProvisioningNotEnabledError:
+            code, _plaintext = code_actions.provisioning_code_issue(acting=acting_for(request), organisation=organisation)
+        except code_actions.ProvisioningNotEnabledError:
             messages.error(request, f"Enable Automated User Provisioning before generating a {CODE_NAME}.")
         else:
             self.log_change(request, organisation, [{"added": {"name": CODE_NAME, "object": str(code)}}])
@@ -173,7 +179,7 @@ class AzureADPageMixin:
     @method_decorator(require_POST)
     def code_revoke_previous_view(self, request, id):
         organisation = self._organisation_for_azure_ad(request, id)
-        revoked = provisioning_services.provisioning_code_revoke_previous(organisation=organisation)
+        revoked = code_actions.provisioning_code_revoke_previous(acting=acting_for(request), organisation=organisation)
         if revoked:
             noun = CODE_NAME if revoked == 1 else f"{CODE_NAME}s"
             self.log_change(request, organisation, f"Revoked {revoked} previous {noun}.")

@@ -8,8 +8,9 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 
-from . import code_cache, services, tokens
-from .models import ProvisioningCode
+from ..codes import tokens
+from ..codes.actions import provisioning_code_mark_used
+from ..models import ProvisioningCode
 from .throttling import client_address
 
 logger = logging.getLogger(__name__)
@@ -37,10 +38,7 @@ class ProvisioningCodeAuthentication(BaseAuthentication):
             value = parts[1].decode("ascii")
         except UnicodeDecodeError:
             raise self.failed(request, "The Authorization header must be 'Bearer <code>'.") from None
-        code = code_cache.cached_code(tokens.code_digest(value))
-        looked_up = code is None
-        if looked_up:
-            code = tokens.code_for_bearer(value)
+        code = tokens.code_for_bearer(value)
         if code is None:
             # The same answer for wrong, revoked and expired codes and for provisioning turned
             # off, so a caller learns nothing about which codes exist.
@@ -49,10 +47,7 @@ class ProvisioningCodeAuthentication(BaseAuthentication):
                 "The Provisioning Authentication Code is not valid, or automated user provisioning "
                 "is not enabled for its organisation.",
             )
-        last_used_at = code.last_used_at
-        services.provisioning_code_mark_used(code=code)
-        if looked_up or code.last_used_at != last_used_at:
-            code_cache.code_remember(code=code)
+        provisioning_code_mark_used(code=code)
         return (None, code)
 
     def authenticate_header(self, request) -> str:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .protocol.constants import (
+from ..protocol.constants import (
     ENTERPRISE_USER_URN,
     RESOURCE_TYPE_URN,
     SCHEMA_URN,
     SERVICE_PROVIDER_CONFIG_URN,
     USER_URN,
 )
-from .protocol.schema import (
+from ..protocol.schema import (
     BOOLEAN,
     COMPLEX,
     ENTERPRISE_USER,

@@ -12,7 +12,9 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from .protocol import errors
+from organisations.access import NotInReachError
+
+from ..protocol import errors
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +70,7 @@ def _as_scim_error(exc: Exception) -> errors.ScimError:
         return errors.InvalidSyntaxError(str(exc.detail))
     if isinstance(exc, RequestDataTooBig):
         return errors.PayloadTooLargeError()
-    if isinstance(exc, (Http404, drf.NotFound)):
+    if isinstance(exc, (Http404, drf.NotFound, NotInReachError)):
         return errors.NotFoundError()
     if isinstance(exc, drf.MethodNotAllowed):
         return errors.MethodNotAllowedError(str(exc.detail))

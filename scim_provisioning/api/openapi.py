@@ -6,9 +6,15 @@ so the description follows the attributes the server actually knows. It stays de
 """
 from __future__ import annotations
 
-from .discovery import MAX_RESULTS
-from .protocol.constants import ENTERPRISE_USER_URN, ERROR_URN, LIST_RESPONSE_URN, PATCH_OP_URN, SCIM_MEDIA_TYPE, USER_URN
-from .protocol.schema import (
+from ..protocol.constants import (
+    ENTERPRISE_USER_URN,
+    ERROR_URN,
+    LIST_RESPONSE_URN,
+    PATCH_OP_URN,
+    SCIM_MEDIA_TYPE,
+    USER_URN,
+)
+from ..protocol.schema import (
     BINARY,
     BOOLEAN,
     COMPLEX,
@@ -24,6 +30,7 @@ from .protocol.schema import (
     Attribute,
     Schema,
 )
+from .discovery import MAX_RESULTS
 
 # Request bodies may be declared either way (Entra sends application/scim+json).
 _REQUEST_MEDIA_TYPES = (SCIM_MEDIA_TYPE, "application/json")

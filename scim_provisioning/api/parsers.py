@@ -9,8 +9,8 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser, get_encoding
 from rest_framework.utils.json import strict_constant
 
-from .protocol.constants import SCIM_MEDIA_TYPE
-from .protocol.errors import InvalidSyntaxError, PayloadTooLargeError
+from ..protocol.constants import SCIM_MEDIA_TYPE
+from ..protocol.errors import InvalidSyntaxError, PayloadTooLargeError
 
 # The deepest SCIM body is a PATCH value inside an operation (about six levels); anything far
 # deeper is hostile, and would exhaust the recursion of every function that walks it.

@@ -4,7 +4,7 @@ from __future__ import annotations
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 
-from .protocol.constants import SCIM_MEDIA_TYPE
+from ..protocol.constants import SCIM_MEDIA_TYPE
 
 
 class ScimJSONRenderer(JSONRenderer):

@@ -15,7 +15,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
-from .protocol.errors import TooManyRequestsError
+from ..protocol.errors import TooManyRequestsError
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """SCIM 2.0 endpoints (RFC 7644 §3) for the organisation a Provisioning Authentication Code selects.
 
-Views only translate HTTP to selectors and services and back. Every response is SCIM JSON,
+Views only translate HTTP to selectors and actions and back. Every response is SCIM JSON,
 every failure goes through ``scim_exception_handler``, and every authenticated request is
 recorded as one ``ScimRequest``.
 """
@@ -18,16 +18,21 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import discovery, mapping, selectors, services
-from .openapi import openapi_document
+from organisations.access import Actor
+
+from ..activity.recording import scim_request_record
+from ..codes.actions import credential_label
+from ..models import ScimRequest, ScimUser
+from ..protocol.errors import NotFoundError, NotSupportedError
+from ..protocol.filters import parse_filter
+from ..protocol.messages import list_response, parse_pagination
+from ..protocol.resource import project
+from ..users import actions, mapping, selectors
+from . import discovery
 from .authentication import HasProvisioningCode, ProvisioningCodeAuthentication
-from .exception_handler import scim_exception_handler
-from .models import ScimRequest, ScimUser
+from .exceptions import scim_exception_handler
+from .openapi import openapi_document
 from .parsers import ScimJSONParser, body_too_large
-from .protocol.errors import NotFoundError, NotSupportedError
-from .protocol.filters import parse_filter
-from .protocol.messages import list_response, parse_pagination
-from .protocol.resource import project
 from .renderers import ScimContentNegotiation, ScimJSONRenderer
 from .throttling import AuthenticationThrottledError, authentication_failure_record
 
@@ -70,8 +75,10 @@ class ScimView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        # Reached only once the code authenticated and the permission check passed.
+        # Reached only once the code authenticated and the permission check passed: the code
+        # acts for its organisation, with the reach organisations.access gives a credential.
         self.organisation = request.auth.organisation
+        self.acting = Actor.credential(organisation=self.organisation, label=credential_label(request.auth))
         # Refused before the body is read; the parser checks what is actually read as well.
         if _content_length(request) > settings.SCIM_MAX_BODY_BYTES:
             raise body_too_large()
@@ -92,7 +99,7 @@ class ScimView(APIView):
         else:
             detail = f"Ignored: {', '.join(self.audit.ignored)}" if self.audit.ignored else ""
         try:
-            services.scim_request_record(
+            scim_request_record(
                 organisation=self.organisation,
                 method=request.method,
                 # Relative to the base URL, like the paths Entra's own logs show; no query string.
@@ -129,7 +136,7 @@ class ScimView(APIView):
         excluded = _listed(self.request.query_params.get("excludedAttributes"))
         return project(body, attributes=attributes, excluded=excluded) if attributes or excluded else body
 
-    def written(self, write: services.ScimUserWrite, status_code: int = status.HTTP_200_OK) -> Response:
+    def written(self, write: actions.ScimUserWrite, status_code: int = status.HTTP_200_OK) -> Response:
         self.audit = Audit(write.action, write.scim_user, write.changes, write.ignored)
         headers = {"Location": self.user_location(write.scim_user.pk)} if status_code == 201 else None
         return Response(self.user_body(write.scim_user), status=status_code, headers=headers)
@@ -160,7 +167,7 @@ class UsersView(ScimView):
             max_count=discovery.MAX_RESULTS,
         )
         page, total = selectors.scim_user_list(
-            organisation=self.organisation, filter_expr=filter_expr, start_index=start_index, count=count
+            acting=self.acting, filter_expr=filter_expr, start_index=start_index, count=count
         )
         self.audit.action = ScimRequest.Action.READ
         if len(page) == 1:
@@ -175,7 +182,7 @@ class UsersView(ScimView):
         )
 
     def post(self, request):
-        write = services.scim_user_create(organisation=self.organisation, body=request.data)
+        write = actions.scim_user_create(acting=self.acting, body=request.data)
         return self.written(write, status.HTTP_201_CREATED)
 
 
@@ -183,22 +190,22 @@ class UserView(ScimView):
     """``/Users/{id}``: read, replace, patch and delete one user."""
 
     def get(self, request, scim_id: str):
-        scim_user = selectors.scim_user_get(organisation=self.organisation, scim_id=scim_id)
+        scim_user = selectors.scim_user_get(acting=self.acting, scim_id=scim_id)
         self.audit = Audit(ScimRequest.Action.READ, scim_user)
         return Response(self.user_body(scim_user))
 
     def put(self, request, scim_id: str):
         return self.written(
-            services.scim_user_replace(organisation=self.organisation, scim_id=scim_id, body=request.data)
+            actions.scim_user_replace(acting=self.acting, scim_id=scim_id, body=request.data)
         )
 
     def patch(self, request, scim_id: str):
         return self.written(
-            services.scim_user_patch(organisation=self.organisation, scim_id=scim_id, body=request.data)
+            actions.scim_user_patch(acting=self.acting, scim_id=scim_id, body=request.data)
         )
 
     def delete(self, request, scim_id: str):
-        write = services.scim_user_delete(organisation=self.organisation, scim_id=scim_id)
+        write = actions.scim_user_delete(acting=self.acting, scim_id=scim_id)
         self.audit = Audit(write.action, write.scim_user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

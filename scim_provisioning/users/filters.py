@@ -2,9 +2,9 @@
 
 Only attributes with a column or JSON key in ``mapping`` can be filtered. Anything else, and
 any operator that makes no sense for the attribute, is ``InvalidFilterError``: a filter is
-never silently widened or emptied. Text compares per the attribute's ``caseExact``; for
-``userName`` that is ``Lower(username)``, the very expression the unique constraint indexes,
-so a lookup and the uniqueness check can never disagree.
+never silently widened or emptied. Text compares per the attribute's ``caseExact``; ``userName``
+compares the person's name key (``organisations.usernames``), the very column the unique
+constraint indexes, so a lookup and the uniqueness check can never disagree.
 """
 from __future__ import annotations
 
@@ -14,13 +14,29 @@ from datetime import timezone as dt_timezone
 
 from django.db.models import Q, Value
 from django.db.models.functions import Left, Length, Lower, Right, StrIndex
-from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
+from django.db.models.lookups import (
+    Exact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    LessThan,
+    LessThanOrEqual,
+)
 from django.utils.dateparse import parse_datetime
 
+from ..protocol.errors import InvalidFilterError
+from ..protocol.filters import (
+    And,
+    AttrPath,
+    Comparison,
+    Expr,
+    Not,
+    Or,
+    Present,
+    ValuePath,
+    format_filter,
+)
+from ..protocol.schema import COMPLEX, resolve_attribute
 from . import mapping
-from .protocol.errors import InvalidFilterError
-from .protocol.filters import And, AttrPath, Comparison, Expr, Not, Or, Present, ValuePath, format_filter
-from .protocol.schema import COMPLEX, resolve_attribute
 
 Resolver = Callable[[AttrPath], mapping.MappedAttribute]
 
@@ -145,7 +161,9 @@ def _compare_text(attribute: mapping.MappedAttribute, op: str, value: object) ->
     if not isinstance(value, str):
         raise InvalidFilterError(f"{attribute.path} is a string; compare it with a quoted string.")
     lhs, rhs = attribute.expression(), Value(value)
-    if not attribute.case_exact:
+    if attribute.key is not None:
+        rhs = Value(attribute.key(value))
+    elif not attribute.case_exact:
         lhs, rhs = Lower(lhs), Lower(rhs)
     if op == "eq":
         return Q(Exact(lhs, rhs))

@@ -5,7 +5,7 @@ the attributes that also have a column: some columns are the source of truth (``
 the Prompt user's ``username``, ``active`` its ``is_active``, the manager a foreign key, ``id``
 and ``meta`` the row's own), the others are copies made on every write, so that filters run in
 the database and the Prompt user's own fields follow Entra. The same table serves output
-(``user_resource``), writes (``derived_values``) and filters (``filters_django``).
+(``user_resource``), writes (``derived_values``) and filters (``users.filters``).
 """
 from __future__ import annotations
 
@@ -17,10 +17,12 @@ from django.db.models import Expression, F, TextField, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
 
-from .protocol.constants import ENTERPRISE_USER_URN, USER_URN
-from .protocol.filters import matches, parse_path
-from .protocol.resource import container_for
-from .protocol.schema import USER, Attribute, resolve_attribute
+from organisations.usernames import name_key
+
+from ..protocol.constants import ENTERPRISE_USER_URN, USER_URN
+from ..protocol.filters import matches, parse_path
+from ..protocol.resource import container_for
+from ..protocol.schema import USER, Attribute, resolve_attribute
 
 # Kinds of column, which decide the operators a filter may use on them.
 TEXT = "text"  # a string column or JSON string; every comparison operator
@@ -63,6 +65,9 @@ class MappedAttribute:
     # The ORM path (from ScimUser) filters compare, or a factory for a JSON key expression.
     field: str | Callable[[], Expression]
     copies: tuple[Copy, ...] = ()
+    # For a column holding a comparison key, the function that makes the key of a filter value;
+    # the column is then compared as it is, for every operator.
+    key: Callable[[str], str] | None = None
 
     @property
     def definition(self) -> Attribute:
@@ -108,7 +113,8 @@ MANAGER = f"{ENTERPRISE_USER_URN}:manager"
 
 ATTRIBUTES: tuple[MappedAttribute, ...] = (
     MappedAttribute("id", IDENTIFIER, MODEL, "pk"),
-    MappedAttribute("userName", TEXT, MODEL, "user__username", copies=(Copy("user.username", 256),)),
+    # Compared by the person's name key, as uniqueness and sign-in compare it (organisations.usernames).
+    MappedAttribute("userName", TEXT, MODEL, "user__username_key", copies=(Copy("user.username", 256),), key=name_key),
     MappedAttribute("active", BOOLEAN, MODEL, "user__is_active"),
     MappedAttribute("externalId", TEXT, RESOURCE, "external_id", copies=(Copy("scim.external_id", 1024),)),
     MappedAttribute(
@@ -312,3 +318,14 @@ def changes_between(old: dict | None, new: dict) -> dict[str, list]:
         for key in sorted(set(before) | set(after), key=str.casefold)
         if before.get(key) != after.get(key)
     }
+
+
+def prompt_fields_owned() -> tuple[str, ...]:
+    """The Prompt user's own fields that Entra ID's attributes set (``username``, ``first_name``…)."""
+    owned = [
+        column.target.removeprefix("user.")
+        for attribute in ATTRIBUTES
+        for column in attribute.copies
+        if column.target.startswith("user.")
+    ]
+    return tuple(dict.fromkeys(owned))

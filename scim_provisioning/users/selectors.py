@@ -1,16 +1,16 @@
-"""Reads for the SCIM API; every selector is scoped to one organisation."""
+"""Reads for the SCIM API: every selector sees only the people its actor reaches."""
 from __future__ import annotations
 
 import uuid
 
-from django.db.models import Count, Window
+from django.db.models import Count, QuerySet, Window
 
-from organisations.models import Organisation
+from organisations.access import Actor, reach
 
-from .filters_django import filter_q, matches_at_most_one
-from .models import ScimUser
-from .protocol.errors import NotFoundError
-from .protocol.filters import Expr
+from ..models import ScimUser
+from ..protocol.errors import NotFoundError
+from ..protocol.filters import Expr
+from .filters import filter_q, matches_at_most_one
 
 
 def _not_found(scim_id: object) -> NotFoundError:
@@ -25,26 +25,32 @@ def scim_user_identifier(scim_id: object) -> uuid.UUID:
         raise _not_found(scim_id) from None
 
 
-def scim_user_get(*, organisation: Organisation, scim_id: object, for_update: bool = False) -> ScimUser:
-    """Return the organisation's visible (not deleted) ScimUser with its Prompt user, or 404."""
-    queryset = ScimUser.objects.select_related("user")
+def scim_users_reached(*, acting: Actor) -> QuerySet[ScimUser]:
+    """The SCIM users of the people ``acting`` reaches (for a credential: its organisation's
+    people whose role is Admin or none), including SCIM-deleted ones."""
+    return ScimUser.objects.filter(reach(acting).people_q("user__"))
+
+
+def scim_user_get(*, acting: Actor, scim_id: object, for_update: bool = False) -> ScimUser:
+    """Return a visible (not deleted) ScimUser in reach, with its Prompt user; 404 otherwise."""
+    queryset = scim_users_reached(acting=acting).select_related("user")
     if for_update:
         queryset = queryset.select_for_update()
     try:
-        return queryset.get(organisation=organisation, pk=scim_user_identifier(scim_id), deleted_at__isnull=True)
+        return queryset.get(pk=scim_user_identifier(scim_id), deleted_at__isnull=True)
     except ScimUser.DoesNotExist:
         raise _not_found(scim_id) from None
 
 
 def scim_user_list(
-    *, organisation: Organisation, filter_expr: Expr | None, start_index: int, count: int
+    *, acting: Actor, filter_expr: Expr | None, start_index: int, count: int
 ) -> tuple[list[ScimUser], int]:
-    """Return one page of the organisation's visible ScimUsers matching a filter, and the total.
+    """Return one page of the visible ScimUsers in reach matching a filter, and the total.
 
     The total is counted by the database in the same query as the page (a window count), so
     a page costs one query; only an empty page past the first needs a second.
     """
-    queryset = ScimUser.objects.filter(organisation=organisation, deleted_at__isnull=True)
+    queryset = scim_users_reached(acting=acting).filter(deleted_at__isnull=True)
     if filter_expr is not None:
         queryset = queryset.filter(filter_q(filter_expr))
     if count == 0:
@@ -58,7 +64,8 @@ def scim_user_list(
     page = list(
         queryset.select_related("user")
         .annotate(total_results=Window(Count("pk")))
-        .order_by("created", "pk")[offset : offset + count]
+        # The people's own order, which the (organisation, id) index of users serves.
+        .order_by("user_id")[offset : offset + count]
     )
     if page:
         return page, page[0].total_results

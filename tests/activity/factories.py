@@ -31,8 +31,11 @@ class ScimUserFactory(DjangoModelFactory):
     class Meta:
         model = ScimUser
 
+    class Params:
+        # The person's organisation, which is the SCIM user's too.
+        organisation = factory.SubFactory(OrganisationFactory)
+
     user = factory.SubFactory(UserFactory, organisation=factory.SelfAttribute("..organisation"))
-    organisation = factory.SubFactory(OrganisationFactory)
     external_id = factory.Sequence(lambda n: f"external-{n}")
     email = factory.LazyAttribute(lambda s: s.user.username)
 
@@ -67,7 +70,7 @@ def scim_users_bulk(*, organisation: Organisation, count: int, prefix: str = "pe
     if users and users[0].pk is None:  # Back-ends that cannot return ids from a bulk insert.
         users = list(User.objects.filter(organisation=organisation, username__startswith=prefix).order_by("pk"))
     return ScimUser.objects.bulk_create(
-        ScimUser(user=user, organisation=organisation, external_id=str(uuid.uuid4()), email=user.email)
+        ScimUser(user=user, external_id=str(uuid.uuid4()), email=user.email)
         for user in users
     )
 

@@ -7,7 +7,11 @@ from datetime import UTC, timedelta
 import pytest
 from django.utils import timezone
 
-from scim_provisioning.activity import ActivityCounts, HourBucket, activity_summary
+from scim_provisioning.activity.summary import (
+    ActivityCounts,
+    HourBucket,
+    activity_summary,
+)
 from scim_provisioning.models import ScimRequest
 
 from .conftest import NOW

@@ -14,14 +14,19 @@ from organisations.models import Role
 from scim_provisioning.models import ScimRequest
 
 from ..factories import UserFactory, provisioned_organisation
-from .factories import ScimRequestFactory, ScimUserFactory, scim_users_bulk, year_of_activity
+from .factories import (
+    ScimRequestFactory,
+    ScimUserFactory,
+    scim_users_bulk,
+    year_of_activity,
+)
 
 Action = ScimRequest.Action
 
 # Every query the Azure AD page makes with the panel, whatever the history's size: session, user,
-# organisation and permission check, the form's choices, codes and last reveal, and the panel's
-# four (five when a failure names its user only by path).
-PAGE_QUERIES = 15
+# organisation, the form's current defaults, sign-in domains and choices, codes and last reveal,
+# the recent changes, and the panel's four (five when a failure names its user only by path).
+PAGE_QUERIES = 16
 
 
 def signed_in(user) -> Client:

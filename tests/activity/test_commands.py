@@ -11,9 +11,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from scim_provisioning import services as scim_services
-from scim_provisioning.management.commands import prune_provisioning_activity, provisioning_status
+from scim_provisioning.codes import actions as scim_services
+from scim_provisioning.management.commands import (
+    provisioning_status,
+    prune_provisioning_activity,
+)
 from scim_provisioning.models import ProvisioningCode, ScimRequest
+from tests.factories import SYSTEM
 
 from ..factories import OrganisationFactory, provisioned_organisation
 from .factories import ScimRequestFactory, ScimUserFactory
@@ -70,10 +74,10 @@ def test_status_of_an_unknown_organisation():
 def busy_organisation(db):
     """An organisation with two active codes, a revoked one, and some activity."""
     organisation = provisioned_organisation(name="Contoso", slug="contoso")
-    scim_services.provisioning_code_issue(organisation=organisation)
-    scim_services.provisioning_code_revoke_all(organisation=organisation)
-    old_code, _ = scim_services.provisioning_code_issue(organisation=organisation)
-    new_code, _ = scim_services.provisioning_code_issue(organisation=organisation)
+    scim_services.provisioning_code_issue(acting=SYSTEM, organisation=organisation)
+    scim_services.provisioning_code_revoke_all(acting=SYSTEM, organisation=organisation)
+    old_code, _ = scim_services.provisioning_code_issue(acting=SYSTEM, organisation=organisation)
+    new_code, _ = scim_services.provisioning_code_issue(acting=SYSTEM, organisation=organisation)
     now = timezone.now()
     ProvisioningCode.objects.filter(pk=new_code.pk).update(last_used_at=now - timedelta(minutes=5))
     person = ScimUserFactory(organisation=organisation, user__username="ada@contoso.example")

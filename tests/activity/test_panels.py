@@ -9,9 +9,16 @@ import pytest
 from django.template.loader import render_to_string
 from pytest_django.asserts import assertInHTML
 
-from scim_provisioning.activity import FieldChange, activity_summary, user_timeline
+from scim_provisioning.activity.panels import (
+    ACTIVITY_PANEL_TEMPLATE,
+    render_user_timeline,
+)
+from scim_provisioning.activity.summary import (
+    FieldChange,
+    activity_summary,
+    user_timeline,
+)
 from scim_provisioning.models import ScimRequest
-from scim_provisioning.panels import ACTIVITY_PANEL_TEMPLATE, render_user_timeline
 
 from ..factories import UserFactory, provisioned_organisation
 from .conftest import NOW

@@ -10,11 +10,11 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from scim_provisioning.activity import activity_summary, user_timeline
+from scim_provisioning.activity.summary import activity_summary, user_timeline
 from scim_provisioning.models import ScimRequest
 
-from .conftest import NOW
 from ..factories import OrganisationFactory
+from .conftest import NOW
 from .factories import ScimUserFactory
 
 TABLE = ScimRequest._meta.db_table

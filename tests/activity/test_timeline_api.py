@@ -4,9 +4,13 @@ from __future__ import annotations
 import pytest
 
 from organisations.models import User
-from scim_provisioning.activity import FieldChange, activity_summary, user_timeline
+from scim_provisioning.activity.panels import render_user_timeline
+from scim_provisioning.activity.summary import (
+    FieldChange,
+    activity_summary,
+    user_timeline,
+)
 from scim_provisioning.models import ScimUser
-from scim_provisioning.panels import render_user_timeline
 
 USERS = "/api/authentication/scim/Users"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -36,7 +40,7 @@ def provisioned(scim_client):
         },
     )
     assert response.status_code == 201, response.content
-    return ScimUser.objects.select_related("organisation", "user").get(pk=response.json()["id"])
+    return ScimUser.objects.select_related("user__organisation").get(pk=response.json()["id"])
 
 
 def test_timeline_after_a_legacy_patch(scim_client, provisioned):
@@ -53,7 +57,7 @@ def test_timeline_after_a_legacy_patch(scim_client, provisioned):
     )
     assert response.status_code == 200, response.content
 
-    timeline = user_timeline(organisation=provisioned.organisation, scim_user=provisioned)
+    timeline = user_timeline(organisation=provisioned.user.organisation, scim_user=provisioned)
 
     assert [(entry.action_label, entry.method, entry.status) for entry in timeline] == [
         ("Updated", "PATCH", 200),
@@ -91,7 +95,7 @@ def test_timeline_after_a_pathless_patch_and_deactivation(scim_client, provision
     )
     assert response.status_code == 200, response.content
 
-    timeline = user_timeline(organisation=provisioned.organisation, scim_user=provisioned)
+    timeline = user_timeline(organisation=provisioned.user.organisation, scim_user=provisioned)
 
     assert [entry.action_label for entry in timeline] == ["Deactivated", "Updated", "Created"]
     assert timeline[0].changes == [FieldChange("active", "true", "false")]
@@ -105,6 +109,6 @@ def test_timeline_after_a_pathless_patch_and_deactivation(scim_client, provision
     assert html.count('<tr class="timeline-entry">') == 3
     assert '<code>name.familyName</code>:\n                      <span class="value old">Lovelace</span>' in html
 
-    summary = activity_summary(organisation=provisioned.organisation)
+    summary = activity_summary(organisation=provisioned.user.organisation)
     day = summary.last_24_hours
     assert (day.created, day.updated, day.deactivated, day.failed) == (1, 1, 1, 0)

@@ -7,9 +7,9 @@ import urllib.request
 import pytest
 
 from organisations.models import Role
-from scim_provisioning import services as scim_services
+from scim_provisioning.codes import actions as scim_services
 from tests.browser.conftest import ARTEFACTS
-from tests.factories import TEST_PASSWORD, UserFactory, provisioned_organisation
+from tests.factories import SYSTEM, TEST_PASSWORD, UserFactory, provisioned_organisation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -37,7 +37,7 @@ def scim(base_url: str, code: str, method: str, path: str, body: dict | None = N
 def test_panel_shows_entras_requests(live_server, transactional_db, browser_page):
     page = browser_page
     organisation = provisioned_organisation(name="Contoso Council")
-    _, code = scim_services.provisioning_code_issue(organisation=organisation)
+    _, code = scim_services.provisioning_code_issue(acting=SYSTEM, organisation=organisation)
     admin = UserFactory(organisation=None, role=Role.PROMPT_ADMIN, username="prompt.admin@example.com")
 
     # Test Connection, lookup-then-create, an update, a refused change and a deactivation.

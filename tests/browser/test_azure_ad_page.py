@@ -4,10 +4,16 @@ import re
 import pytest
 
 from organisations.models import Organisation, Role
-from scim_provisioning import tokens
+from scim_provisioning.codes import tokens
 from scim_provisioning.models import ProvisioningCode, ProvisioningCodeReveal
 from tests.browser.conftest import ARTEFACTS
-from tests.factories import TEST_PASSWORD, DepartmentFactory, OrganisationFactory, SectionFactory, UserFactory
+from tests.factories import (
+    TEST_PASSWORD,
+    DepartmentFactory,
+    OrganisationFactory,
+    SectionFactory,
+    UserFactory,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -30,12 +36,20 @@ def test_admin_sets_up_provisioning_and_reveals_the_code(live_server, transactio
     # The browser's own request for /favicon.ico is the one expected 404.
     page.on(
         "console",
-        lambda message: errors.append(message.text)
+        lambda message: errors.append(f"{message.text} @ {message.location} url={page.url}")
         if message.type == "error" and "favicon" not in (message.location or {}).get("url", "")
         else None,
     )
 
-    page.goto(f"{live_server.url}/admin/login/")
+    # Every Content-Security-Policy violation on every page is collected.
+    page.add_init_script(
+        "window.cspViolations = [];"
+        "document.addEventListener('securitypolicyviolation',"
+        " (e) => window.cspViolations.push(e.effectiveDirective + ' ' + e.blockedURI));"
+    )
+
+    login = page.goto(f"{live_server.url}/admin/login/")
+    assert "script-src 'self'" in login.headers["content-security-policy"]
     page.fill("#id_username", admin.username)
     page.fill("#id_password", TEST_PASSWORD)
     page.click("input[type=submit]")
@@ -77,7 +91,7 @@ def test_admin_sets_up_provisioning_and_reveals_the_code(live_server, transactio
 
     # 7. Reveal with the eye, copy it, and read the Tenant URL.
     page.get_by_role("button", name="Reveal").click()
-    page.wait_for_function("!document.querySelector('#provisioning-code').value.includes('•')")
+    page.wait_for_function("() => !document.querySelector('#provisioning-code').value.includes('•')")
     revealed = page.locator("#provisioning-code").input_value()
     assert revealed not in html_before_click
     assert revealed not in served_html
@@ -85,14 +99,24 @@ def test_admin_sets_up_provisioning_and_reveals_the_code(live_server, transactio
     assert ProvisioningCodeReveal.objects.filter(code=code, revealed_by=admin).exists()
 
     page.get_by_role("button", name="Copy Secret Token").click()
-    page.wait_for_function("document.querySelector('.provisioning-feedback').textContent === 'Copied.'")
-    assert page.evaluate("navigator.clipboard.readText()") == revealed
+    page.wait_for_function("() => document.querySelector('.provisioning-feedback').textContent === 'Copied.'")
+    assert page.evaluate("() => navigator.clipboard.readText()") == revealed
 
     tenant_url = page.locator("#tenant-url").input_value()
     assert tenant_url == f"{live_server.url}/api/authentication/scim"
     page.get_by_role("button", name="Copy Tenant URL").click()
-    page.wait_for_function("navigator.clipboard.readText().then(t => t.endsWith('/api/authentication/scim'))")
+    page.wait_for_function("() => navigator.clipboard.readText().then(t => t.endsWith('/api/authentication/scim'))")
 
     ARTEFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTEFACTS / "azure-ad-page.png"), full_page=True)
     assert errors == []
+    # The eye and copy buttons worked under the policy, which is really enforced: an inline
+    # script is blocked.
+    assert page.evaluate("() => window.cspViolations") == []
+    page.evaluate(
+        "() => { const s = document.createElement('script'); s.textContent = 'window.inlineRan = true';"
+        " document.body.appendChild(s); }"
+    )
+    page.wait_for_function("() => window.cspViolations.length > 0")
+    assert page.evaluate("() => window.cspViolations") == ["script-src-elem inline"]
+    assert page.evaluate("() => window.inlineRan === undefined")

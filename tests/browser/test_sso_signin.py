@@ -21,7 +21,7 @@ def test_signed_in_person_is_signed_out_by_scim_deactivation(
         department=organisation.default_department,
         section=organisation.default_section,
     )
-    scim_user = ScimUser.objects.create(user=person, organisation=organisation, external_id="ada")
+    scim_user = ScimUser.objects.create(user=person, external_id="ada")
     fake_idp.identity = {"preferred_username": "ada.lovelace@contoso.example", "name": "Ada Lovelace"}
     page = browser_page
 

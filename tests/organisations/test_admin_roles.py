@@ -10,9 +10,16 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from organisations.models import Department, Organisation, Role, Section, User
-from scim_provisioning import services as scim_services
+from scim_provisioning.codes import actions as scim_services
 from scim_provisioning.models import ProvisioningCodeReveal, ScimUser
-from tests.factories import TEST_PASSWORD, AgencyFactory, UserFactory, provisioned_organisation
+from tests.admin_forms import user_form_data
+from tests.factories import (
+    SYSTEM,
+    TEST_PASSWORD,
+    AgencyFactory,
+    UserFactory,
+    provisioned_organisation,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +42,7 @@ def world() -> World:
     foreign = provisioned_organisation(agency=other_agency, name="Foreign Organisation")
     codes, plaintexts = {}, {}
     for organisation in (own, sibling, foreign):
-        code, plaintext = scim_services.provisioning_code_issue(organisation=organisation)
+        code, plaintext = scim_services.provisioning_code_issue(acting=SYSTEM, organisation=organisation)
         codes[organisation.slug], plaintexts[organisation.slug] = code.pk, plaintext
         # Someone to find in each organisation's user list.
         UserFactory(organisation=organisation, username=f"member@{organisation.slug}.example")
@@ -203,25 +210,8 @@ def test_is_staff_follows_role(role, is_staff):
 # --- Users: validation and no escalation ---------------------------------------------------------
 
 
-def _user_form_data(user: User, **changes) -> dict:
-    data = {
-        "username": user.username,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "email": user.email,
-        "organisation": user.organisation_id or "",
-        "department": user.department_id or "",
-        "section": user.section_id or "",
-        "role": user.role,
-        "agency": user.agency_id or "",
-        "is_active": "on" if user.is_active else "",
-    }
-    data.update(changes)
-    return {key: value for key, value in data.items() if value is not None}
-
-
 def _change_user(client: Client, user: User, **changes):
-    return client.post(reverse("admin:organisations_user_change", args=[user.pk]), _user_form_data(user, **changes))
+    return client.post(reverse("admin:organisations_user_change", args=[user.pk]), user_form_data(user, **changes))
 
 
 @pytest.mark.parametrize(
@@ -385,7 +375,7 @@ def test_user_search_and_filters(world):
 
 def test_user_list_filters_provisioned_by_entra_or_by_hand(world):
     provisioned = User.objects.get(username=f"member@{world.own.slug}.example")
-    ScimUser.objects.create(user=provisioned, organisation=world.own)
+    ScimUser.objects.create(user=provisioned)
     by_hand = UserFactory(organisation=world.own, username="by-hand@own.example")
     client = _client(world.actors["admin"])
     url = reverse("admin:organisations_user_changelist")

@@ -14,10 +14,17 @@ from django.utils import timezone
 
 from organisations.azure_ad import AzureADSettings
 from organisations.models import Organisation, Role, Section
-from scim_provisioning import services as scim_services
-from scim_provisioning import tokens
+from scim_provisioning.codes import actions as scim_services
+from scim_provisioning.codes import tokens
 from scim_provisioning.models import ProvisioningCode, ProvisioningCodeReveal
-from tests.factories import DepartmentFactory, OrganisationFactory, SectionFactory, UserFactory, provisioned_organisation
+from tests.factories import (
+    SYSTEM,
+    DepartmentFactory,
+    OrganisationFactory,
+    SectionFactory,
+    UserFactory,
+    provisioned_organisation,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -397,7 +404,7 @@ def test_other_organisations_admins_cannot_reveal(provisioned):
 
 def test_revoked_code_cannot_be_revealed(admin_client, provisioned):
     code, _ = provisioned
-    scim_services.provisioning_code_revoke_all(organisation=code.organisation)
+    scim_services.provisioning_code_revoke_all(acting=SYSTEM, organisation=code.organisation)
     assert admin_client.post(reveal_url(code)).status_code == 404
 
 

@@ -6,14 +6,14 @@ from django.test import Client
 from django.urls import reverse
 
 from organisations.models import Role
-from scim_provisioning import services as scim_services
+from scim_provisioning.codes import actions as scim_services
 from scim_provisioning.models import ProvisioningCodeReveal
-from tests.factories import UserFactory, provisioned_organisation
+from tests.factories import SYSTEM, UserFactory, provisioned_organisation
 
 
 @pytest.fixture
 def issued(organisation):
-    code, plaintext = scim_services.provisioning_code_issue(organisation=organisation)
+    code, plaintext = scim_services.provisioning_code_issue(acting=SYSTEM, organisation=organisation)
     url = reverse(
         "admin:organisations_organisation_azure_ad_code_reveal", kwargs={"id": organisation.pk, "code_id": code.pk}
     )
@@ -73,7 +73,7 @@ def test_a_wrong_csrf_token_is_refused(organisation, issued):
 
 def test_a_code_of_another_organisation_is_not_found_through_this_one(organisation):
     other_code, other_plaintext = scim_services.provisioning_code_issue(
-        organisation=provisioned_organisation()
+        acting=SYSTEM, organisation=provisioned_organisation()
     )
     client = Client()
     client.force_login(UserFactory(organisation=organisation, role=Role.ADMIN))

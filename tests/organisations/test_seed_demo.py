@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from organisations.models import Agency, Department, Organisation, Role, Section, User
-from scim_provisioning import tokens
+from scim_provisioning.codes import tokens
 from scim_provisioning.models import ProvisioningCode
 
 pytestmark = pytest.mark.django_db

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
+from scim_provisioning.codes import actions as scim_services
 from scim_provisioning.models import ScimUser
 from tests.conftest import ScimClient
-from tests.factories import provisioned_organisation
-from scim_provisioning import services as scim_services
+from tests.factories import SYSTEM, provisioned_organisation
 
 BASE = "/api/authentication/scim"
 USERS = f"{BASE}/Users"
@@ -53,6 +53,16 @@ def entra_user(user_name: str, **overrides) -> dict:
     }
     body.update(overrides)
     return body
+
+
+def managed_in_prompt(user_name: str) -> dict:
+    """The 409 for a userName held by someone this organisation's Entra ID does not manage."""
+    return error(
+        409,
+        f"userName {user_name!r} belongs to an account managed in Prompt, not by this organisation's Entra ID; "
+        "it cannot be created or taken over.",
+        "uniqueness",
+    )
 
 
 def patch_op(*operations: dict) -> dict:
@@ -124,5 +134,5 @@ def other_organisation(db):
 @pytest.fixture
 def other_client(other_organisation) -> ScimClient:
     """A client authenticated with another organisation's code."""
-    _, plaintext = scim_services.provisioning_code_issue(organisation=other_organisation)
+    _, plaintext = scim_services.provisioning_code_issue(acting=SYSTEM, organisation=other_organisation)
     return ScimClient(plaintext)

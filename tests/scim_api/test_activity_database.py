@@ -9,7 +9,7 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from scim_provisioning.activity_writer import activity_writer
+from scim_provisioning.activity.writer import activity_writer
 from scim_provisioning.models import ScimRequest
 
 from .conftest import USERS, entra_user

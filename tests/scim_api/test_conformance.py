@@ -31,4 +31,4 @@ def test_scim2_tester_reports_no_failures_for_users(checker_client, organisation
     ran = {r.title for r in results if r.status == Status.SUCCESS}
     assert {"object_creation", "object_query", "object_replacement", "object_deletion",
             "check_add_attribute", "check_remove_attribute", "check_replace_attribute"} <= ran
-    assert ScimUser.objects.filter(organisation=organisation).exists()
+    assert ScimUser.objects.filter(user__organisation=organisation).exists()

@@ -10,7 +10,15 @@ from organisations.models import User
 from scim_provisioning.models import ScimUser
 from tests.factories import TEST_PASSWORD, UserFactory
 
-from .conftest import ENTERPRISE, USERS, entra_resource, entra_user, error, list_of, patch_op
+from .conftest import (
+    ENTERPRISE,
+    USERS,
+    entra_resource,
+    entra_user,
+    error,
+    list_of,
+    patch_op,
+)
 
 
 def lookup(client, expression: str):
@@ -238,8 +246,9 @@ def test_post_adopts_a_hand_made_user_of_the_same_organisation(scim_client, orga
     person.refresh_from_db()
     assert person.scim.pk == uuid.UUID(response.json()["id"])
     assert (person.username, person.first_name, person.department) == ("BOB@contoso.com", "Bob", department)
-    # Someone who already had a password keeps it: adoption changes only what Entra sends.
-    assert person.check_password(TEST_PASSWORD)
+    # From now on Entra ID manages the person, who signs in with Microsoft: no password is left
+    # that could go around the tenant's sign-in policies.
+    assert not person.has_usable_password()
 
 
 def test_full_lifecycle_is_recorded(scim_client, create_user, organisation):

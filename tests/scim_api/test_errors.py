@@ -7,8 +7,9 @@ import pytest
 from django.test import Client
 
 from organisations.models import User
-from scim_provisioning import services as scim_services
+from scim_provisioning.codes import actions as scim_services
 from scim_provisioning.models import ScimRequest, ScimUser
+from tests.factories import SYSTEM
 
 from .conftest import BASE, USERS, entra_user, error, patch_op
 
@@ -38,7 +39,7 @@ def test_wrong_code_is_401_and_not_recorded(organisation, provisioning_code):
 
 
 def test_revoked_code_is_401(organisation, provisioning_code, scim_client):
-    scim_services.provisioning_code_revoke_all(organisation=organisation)
+    scim_services.provisioning_code_revoke_all(acting=SYSTEM, organisation=organisation)
 
     assert_unauthorized(scim_client.get(USERS), BAD_CODE)
 
@@ -198,7 +199,7 @@ def test_body_over_the_upload_limit_is_413(scim_client, settings):
 
 def test_unexpected_error_is_a_scim_500(scim_client, monkeypatch):
     # Simulates a bug (not our code path under test): the handler must still answer SCIM JSON.
-    from scim_provisioning import selectors
+    from scim_provisioning.users import selectors
 
     def broken(**kwargs):
         raise RuntimeError("boom")

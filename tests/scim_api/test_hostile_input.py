@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 
 from organisations.models import Role, User
+from scim_provisioning.api.parsers import MAX_DEPTH, ScimJSONParser
 from scim_provisioning.models import ScimRequest, ScimUser
-from scim_provisioning.parsers import MAX_DEPTH, ScimJSONParser
 from scim_provisioning.protocol.errors import PayloadTooLargeError
 from tests.factories import UserFactory
 
@@ -379,9 +379,14 @@ INJECTIONS = [
 ]
 
 
+# Bidirectional overrides make one sign-in name look like another, so userName refuses them
+# (tests/scim_api/test_user_names.py); every other attribute keeps them as sent.
+INVISIBLE_IN_NAMES = {"\u202eevil\u202c"}
+
+
 @pytest.mark.parametrize("value", INJECTIONS)
 def test_injection_strings_are_stored_and_returned_verbatim(scim_client, value):
-    user_name = f"{value}@contoso.com"
+    user_name = "rlo@contoso.com" if value in INVISIBLE_IN_NAMES else f"{value}@contoso.com"
     sent = entra_user(
         "x@contoso.com",
         userName=user_name,

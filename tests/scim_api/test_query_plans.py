@@ -33,7 +33,7 @@ def people(organisation):
         for i in range(count)
     )
     ScimUser.objects.bulk_create(
-        ScimUser(user=user, organisation=user.organisation, external_id=f"ext-{user.username}")
+        ScimUser(user=user, external_id=f"ext-{user.username}")
         for user in users
     )
     with connection.cursor() as cursor:

@@ -4,14 +4,17 @@ from __future__ import annotations
 import pytest
 import requests
 import schemathesis
+from django.test import Client
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
-from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
-from django.test import Client
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+)
 
-from scim_provisioning import services as scim_services
-from tests.factories import provisioned_organisation
+from scim_provisioning.codes import actions as scim_services
+from tests.factories import SYSTEM, provisioned_organisation
 
 from .conftest import BASE, USERS, entra_user
 
@@ -61,7 +64,7 @@ def live_api(live_server, transactional_db, settings):
     # turn the rest of the run into 429s.
     settings.SCIM_AUTH_FAILURE_LIMIT = 0
     organisation = provisioned_organisation()
-    _, code = scim_services.provisioning_code_issue(organisation=organisation)
+    _, code = scim_services.provisioning_code_issue(acting=SYSTEM, organisation=organisation)
     headers = {"Authorization": f"Bearer {code}"}
     base_url = f"{live_server.url}{BASE}"
     ids = []

@@ -19,8 +19,10 @@ from django.urls import reverse
 from django.utils.log import AdminEmailHandler
 from django.views.debug import ExceptionReporter
 
+from organisations.access import Actor
 from organisations.models import Role
-from scim_provisioning import services, tokens
+from scim_provisioning.codes import actions as services
+from scim_provisioning.codes import tokens
 from scim_provisioning.models import ProvisioningCode, ScimRequest
 from tests.factories import UserFactory
 
@@ -140,7 +142,7 @@ def failure():
 def failed_reveal(code: ProvisioningCode, revealed_by):
     """Return the exc_info of a real failure after the plaintext was decrypted."""
     try:
-        services.provisioning_code_reveal(code=code, revealed_by=revealed_by)
+        services.provisioning_code_reveal(acting=Actor.person(revealed_by), code=code)
     except ValueError:  # the reveal record cannot be saved for an unsaved user
         return sys.exc_info()
     raise AssertionError("expected the reveal to fail")

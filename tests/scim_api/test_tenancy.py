@@ -6,7 +6,15 @@ from urllib.parse import quote_plus
 from organisations.models import User
 from tests.factories import UserFactory
 
-from .conftest import USERS, entra_resource, entra_user, error, list_of, patch_op
+from .conftest import (
+    USERS,
+    entra_resource,
+    entra_user,
+    error,
+    list_of,
+    managed_in_prompt,
+    patch_op,
+)
 
 
 def test_other_organisation_cannot_see_or_change_users(scim_client, other_client, create_user):
@@ -30,12 +38,12 @@ def test_other_organisation_cannot_see_or_change_users(scim_client, other_client
 def test_username_of_another_organisation_is_a_409_that_reveals_and_changes_nothing(
     other_client, create_user, organisation
 ):
-    created = create_user("alice@contoso.com")
+    create_user("alice@contoso.com")
 
     response = other_client.post(USERS, entra_user("ALICE@contoso.com", displayName="Someone Else"))
 
     assert response.status_code == 409
-    assert response.json() == error(409, "userName 'ALICE@contoso.com' is already in use.", "uniqueness")
+    assert response.json() == managed_in_prompt("ALICE@contoso.com")
     assert organisation.name not in response.content.decode()
     user = User.objects.get(username="alice@contoso.com")
     assert (user.organisation, user.is_active, user.first_name) == (organisation, True, "Alice")

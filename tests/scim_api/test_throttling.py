@@ -12,7 +12,7 @@ import pytest
 from django.core.cache import caches
 from django.test import Client, RequestFactory
 
-from scim_provisioning import throttling
+from scim_provisioning.api import throttling
 from scim_provisioning.models import ScimRequest
 
 from .conftest import USERS, error
@@ -165,7 +165,7 @@ import json, sys
 import django
 django.setup()
 from django.test import RequestFactory
-from scim_provisioning.throttling import authentication_failure_record
+from scim_provisioning.api.throttling import authentication_failure_record
 request = RequestFactory().get("/", REMOTE_ADDR=sys.argv[1])
 print(json.dumps([authentication_failure_record(request) for _ in range(int(sys.argv[2]))]))
 """

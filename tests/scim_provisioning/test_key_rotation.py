@@ -8,9 +8,10 @@ from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from scim_provisioning import services, tokens
+from scim_provisioning.codes import actions as services
+from scim_provisioning.codes import tokens
 from scim_provisioning.models import ProvisioningCode
-from tests.factories import provisioned_organisation
+from tests.factories import SYSTEM, provisioned_organisation
 
 USERS = "/api/authentication/scim/Users"
 
@@ -25,12 +26,12 @@ def test_reencrypt_moves_every_code_to_the_new_key(db, settings):
     old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.PROVISIONING_CODE_KEYS = [old_key]
     first, second = provisioned_organisation(), provisioned_organisation()
-    _, revoked = services.provisioning_code_issue(organisation=first)
-    services.provisioning_code_revoke_all(organisation=first)
+    _, revoked = services.provisioning_code_issue(acting=SYSTEM, organisation=first)
+    services.provisioning_code_revoke_all(acting=SYSTEM, organisation=first)
     plaintexts = {
         revoked,
-        services.provisioning_code_issue(organisation=first)[1],
-        services.provisioning_code_issue(organisation=second)[1],
+        services.provisioning_code_issue(acting=SYSTEM, organisation=first)[1],
+        services.provisioning_code_issue(acting=SYSTEM, organisation=second)[1],
     }
     digests = dict(ProvisioningCode.objects.values_list("pk", "digest"))
 
@@ -56,9 +57,9 @@ def test_reencrypt_reports_codes_no_key_can_read(db, settings):
     lost_key, key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     organisation = provisioned_organisation()
     settings.PROVISIONING_CODE_KEYS = [lost_key]
-    lost, _ = services.provisioning_code_issue(organisation=organisation)
+    lost, _ = services.provisioning_code_issue(acting=SYSTEM, organisation=organisation)
     settings.PROVISIONING_CODE_KEYS = [key]
-    _, plaintext = services.provisioning_code_issue(organisation=organisation)
+    _, plaintext = services.provisioning_code_issue(acting=SYSTEM, organisation=organisation)
     lost_copy = ProvisioningCode.objects.get(pk=lost.pk).encrypted
 
     with pytest.raises(CommandError) as raised:

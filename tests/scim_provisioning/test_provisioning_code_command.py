@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command, execute_from_command_line
 
-from scim_provisioning import services, tokens
+from scim_provisioning.codes import actions as services
+from scim_provisioning.codes import tokens
 from scim_provisioning.models import ProvisioningCode
 from tests.factories import OrganisationFactory
 

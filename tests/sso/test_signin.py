@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.test import Client
 
-from organisations.models import Role
+from organisations.models import Role, SignInDomain
 from tests.factories import OrganisationFactory, UserFactory, provisioned_organisation
 
 from .fake_idp import SigningKey
@@ -50,6 +50,17 @@ def message_of(response) -> str:
     match = re.search(r'<p class="message">(.*?)</p>', response.content.decode(), re.S)
     assert match, response.content.decode()
     return match.group(1)
+
+
+UNKNOWN_USER = (
+    "Your Microsoft account cannot sign in to Prompt for this organisation. Accounts are created by "
+    "your organisation&#x27;s user provisioning; please contact your administrator. Prompt Admins and "
+    "Agency Admins sign in with their password at /admin/."
+)
+NOT_ROUTED = (
+    "We could not start sign-in with Microsoft for that address. Check the address, or use the "
+    "sign-in link your organisation gave you."
+)
 
 
 def refusals(caplog) -> list[str]:
@@ -129,8 +140,10 @@ def test_falls_back_to_email_claim_when_sign_in_name_differs(client, idp, person
     assert signed_in_user_id(client) == str(person.pk)
 
 
-def test_unknown_address_of_a_known_domain_goes_to_that_organisation(client, idp, person):
+def test_unknown_address_of_a_claimed_domain_goes_to_its_owner(client, idp, person, organisation):
     # The address typed need not be the sign-in name: Microsoft's answer decides who signs in.
+    SignInDomain.objects.create(organisation=organisation, domain="contoso.example")
+
     start = client.post("/signin/", {"email": "ada.alias@contoso.example"})
 
     assert start.status_code == 302
@@ -320,15 +333,12 @@ def test_unknown_user_is_refused_and_nothing_is_created(client, idp, person, org
     response = sign_in(client, email=person.username)
 
     assert response.status_code == 403
-    assert message_of(response) == (
-        "Your Microsoft account is not set up in Prompt for this organisation. Accounts are created by your "
-        "organisation&#x27;s user provisioning; please contact your administrator."
-    )
+    assert message_of(response) == UNKNOWN_USER
     assert User.objects.count() == users_before
     assert signed_in_user_id(client) is None
     assert refusals(caplog) == [
         f"Sign-in with Microsoft refused: reason=unknown_user organisation={organisation.slug} "
-        "detail=no user 'grace.hopper@contoso.example'"
+        "detail=no person of the organisation matches the token"
     ]
 
 
@@ -383,15 +393,20 @@ def test_sso_disabled_is_refused_before_microsoft(client, fake_idp, caplog):
     by_link = client.get(f"/signin/{organisation.slug}/")
     by_link_post = client.post(f"/signin/{organisation.slug}/")
 
-    for response in (by_email, by_link, by_link_post):
+    # The address route answers as for an unknown address; the organisation's own link may say why.
+    assert (by_email.status_code, message_of(by_email)) == (404, NOT_ROUTED)
+    assert organisation.slug not in by_email.content.decode()
+    for response in (by_link, by_link_post):
         assert response.status_code == 403
         assert message_of(response) == (
             "Sign-in with Microsoft is not enabled for Fabrikam. Please contact your administrator."
         )
     assert sum(fake_idp.requests.values()) == 0
     assert refusals(caplog) == [
-        f"Sign-in with Microsoft refused: reason=sso_not_enabled organisation={organisation.slug} detail=disabled"
-    ] * 3
+        f"Sign-in with Microsoft refused: reason=address_not_routed organisation={organisation.slug} "
+        "detail=routed, but disabled",
+        *[f"Sign-in with Microsoft refused: reason=sso_not_enabled organisation={organisation.slug} detail=disabled"] * 2,
+    ]
 
 
 def test_sso_without_tenancy_id_is_refused(client, fake_idp):
@@ -423,13 +438,10 @@ def test_unknown_domain_is_refused_with_a_clear_message(client, fake_idp, person
     response = client.post("/signin/", {"email": "someone@elsewhere.example"})
 
     assert response.status_code == 404
-    assert message_of(response) == (
-        "We could not find an organisation for that email address. Check the address, or use the "
-        "sign-in link your organisation gave you."
-    )
+    assert message_of(response) == NOT_ROUTED
     assert refusals(caplog) == [
-        "Sign-in with Microsoft refused: reason=organisation_not_found organisation=- "
-        "detail=0 organisations for domain 'elsewhere.example'"
+        "Sign-in with Microsoft refused: reason=address_not_routed organisation=- "
+        "detail=no person, email or claimed domain for the address"
     ]
 
 

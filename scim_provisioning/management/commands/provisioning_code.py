@@ -3,10 +3,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.timesince import timesince
 
+from organisations.access import Actor
 from organisations.models import Organisation
-from scim_provisioning import services
+from scim_provisioning.codes import actions
+from scim_provisioning.codes.tokens import active_codes_q
 from scim_provisioning.models import ProvisioningCode
-from scim_provisioning.tokens import active_codes_q
 
 
 class Command(BaseCommand):
@@ -28,6 +29,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, action, **options):
+        self.acting = Actor.system(f"command provisioning_code {action}")
         getattr(self, f"handle_{action}")(**options)
 
     def _organisation(self, slug: str) -> Organisation:
@@ -39,8 +41,10 @@ class Command(BaseCommand):
     def handle_rotate(self, *, organisation, revoke_previous, **options):
         target = self._organisation(organisation)
         try:
-            code, plaintext = services.provisioning_code_issue(organisation=target, revoke_previous=revoke_previous)
-        except services.ProvisioningNotEnabledError:
+            code, plaintext = actions.provisioning_code_issue(
+                acting=self.acting, organisation=target, revoke_previous=revoke_previous
+            )
+        except actions.ProvisioningNotEnabledError:
             raise CommandError(
                 f"Automated User Provisioning is not enabled for {target.slug}: enable it on the Azure AD page first."
             ) from None
@@ -51,11 +55,11 @@ class Command(BaseCommand):
 
     def handle_revoke(self, *, organisation, **options):
         target = self._organisation(organisation)
-        revoked = services.provisioning_code_revoke_all(organisation=target)
+        revoked = actions.provisioning_code_revoke_all(acting=self.acting, organisation=target)
         self.stdout.write(f"Revoked {revoked} code(s) of {target.slug}.")
 
     def handle_reencrypt(self, **options):
-        reencrypted, unreadable = services.provisioning_code_reencrypt_all()
+        reencrypted, unreadable = actions.provisioning_code_reencrypt_all(acting=self.acting)
         self.stdout.write(f"Re-encrypted {reencrypted} code(s) with the newest key.")
         if unreadable:
             raise CommandError(

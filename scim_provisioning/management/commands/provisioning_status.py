@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from organisations.models import Organisation
-from scim_provisioning.activity import OrganisationStatus, organisation_status
+from scim_provisioning.activity.summary import OrganisationStatus, organisation_status
 
 
 def _iso(value: datetime | None) -> str | None:
