@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
+from django.urls import Resolver404, resolve
 
 
 class ContentSecurityPolicyMiddleware(CSPMiddleware):
@@ -18,3 +19,34 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
         authority = settings.AZURE_AUTHORITY.rstrip("/")
         parts.update = {**(parts.update or {}), "form-action": [authority]}
         return parts
+
+
+# Served before the admin's middleware (see LeanPathMiddleware).
+LEAN_PATH_PREFIXES = ("/api/authentication/scim", "/healthz", "/readyz", "/metrics")
+
+
+class LeanPathMiddleware:
+    """Dispatch the SCIM API and the health endpoints without the rest of the middleware.
+
+    They use no session, cookie, CSRF token, message or signed-in person, so running sessions,
+    CSRF, authentication, messages, CSP and frame options for each SCIM request would only cost
+    time. Placed right after SecurityMiddleware (HTTPS redirect, HSTS), it resolves these paths
+    and calls their views itself; every other path, the admin's included, goes down the whole
+    stack as before.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path_info.startswith(LEAN_PATH_PREFIXES):
+            return self.get_response(request)
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return self.get_response(request)
+        request.resolver_match = match
+        response = match.func(request, *match.args, **match.kwargs)
+        if callable(getattr(response, "render", None)):
+            response = response.render()  # DRF's Response is a template response
+        return response

@@ -43,6 +43,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The SCIM API and the health endpoints are served here, before the admin's stack below.
+    "prompt_site.middleware.LeanPathMiddleware",
     "prompt_site.middleware.ContentSecurityPolicyMiddleware",
     # Serves the admin's static files under gunicorn (after `collectstatic`).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -116,6 +118,8 @@ STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Load balancers and Prometheus check these over the internal network's plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
@@ -170,6 +174,12 @@ SCIM_AUTH_FAILURE_LIMIT = env.int("SCIM_AUTH_FAILURE_LIMIT", default=20)
 SCIM_AUTH_FAILURE_WINDOW_SECONDS = env.int("SCIM_AUTH_FAILURE_WINDOW_SECONDS", default=60)
 # Reverse proxies in front of the site that append to X-Forwarded-For; 0 uses REMOTE_ADDR.
 SCIM_TRUSTED_PROXY_COUNT = env.int("SCIM_TRUSTED_PROXY_COUNT", default=0)
+
+# --- Observability -----------------------------------------------------------------------------
+# /metrics (Prometheus) answers only this bearer token, or addresses in these networks (CIDR,
+# comma-separated); with neither set it is not served at all.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
 
 # --- Cache -----------------------------------------------------------------------------------
 # Shared by every app process in production (CACHE_URL=redis://127.0.0.1:6379/0), so the

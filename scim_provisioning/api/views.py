@@ -28,7 +28,7 @@ from ..protocol.filters import parse_filter
 from ..protocol.messages import list_response, parse_pagination
 from ..protocol.resource import project
 from ..users import actions, mapping, selectors
-from . import discovery
+from . import discovery, metrics
 from .authentication import HasProvisioningCode, ProvisioningCodeAuthentication
 from .exceptions import scim_exception_handler
 from .openapi import openapi_document
@@ -71,7 +71,21 @@ class ScimView(APIView):
         response = super().dispatch(request, *args, **kwargs)
         if self.organisation is not None:
             self._record(request, response, started)
+        metrics.scim_request_observe(
+            method=request.method,
+            status=response.status_code,
+            kind=self.metric_kind(self.request),
+            seconds=time.monotonic() - started,
+        )
         return response
+
+    # The ``kind`` label of this view's requests, by method (see api.metrics).
+    metric_kinds: dict[str, str] = {}
+
+    def metric_kind(self, request) -> str:
+        if self.audit.action == ScimRequest.Action.DEACTIVATED:
+            return metrics.DEACTIVATE
+        return self.metric_kinds.get(request.method, metrics.OTHER)
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -156,6 +170,13 @@ def _listed(value: str | None) -> list[str]:
 class UsersView(ScimView):
     """``/Users``: query (Entra's lookups) and create."""
 
+    metric_kinds = {"POST": metrics.CREATE}
+
+    def metric_kind(self, request) -> str:
+        if request.method == "GET":
+            return metrics.LOOKUP if request.query_params.get("filter") else metrics.LIST
+        return super().metric_kind(request)
+
     def get(self, request):
         params = request.query_params
         text = (params.get("filter") or "").strip()
@@ -189,6 +210,8 @@ class UsersView(ScimView):
 class UserView(ScimView):
     """``/Users/{id}``: read, replace, patch and delete one user."""
 
+    metric_kinds = {"GET": metrics.READ, "PUT": metrics.UPDATE, "PATCH": metrics.UPDATE, "DELETE": metrics.DELETE}
+
     def get(self, request, scim_id: str):
         scim_user = selectors.scim_user_get(acting=self.acting, scim_id=scim_id)
         self.audit = Audit(ScimRequest.Action.READ, scim_user)
@@ -211,17 +234,23 @@ class UserView(ScimView):
 
 
 class ServiceProviderConfigView(ScimView):
+    metric_kinds = {"GET": metrics.DISCOVERY}
+
     def get(self, request):
         return Response(discovery.service_provider_config(self.absolute))
 
 
 class ResourceTypesView(ScimView):
+    metric_kinds = {"GET": metrics.DISCOVERY}
+
     def get(self, request):
         resource_types = [discovery.user_resource_type(self.absolute)]
         return Response(_complete_list(resource_types))
 
 
 class ResourceTypeView(ScimView):
+    metric_kinds = {"GET": metrics.DISCOVERY}
+
     def get(self, request, name: str):
         if name != "User":
             raise NotFoundError(f"Resource type {name[:64]!r} not found.")
@@ -229,11 +258,15 @@ class ResourceTypeView(ScimView):
 
 
 class SchemasView(ScimView):
+    metric_kinds = {"GET": metrics.DISCOVERY}
+
     def get(self, request):
         return Response(_complete_list(discovery.schema_documents(self.absolute)))
 
 
 class SchemaView(ScimView):
+    metric_kinds = {"GET": metrics.DISCOVERY}
+
     def get(self, request, urn: str):
         document = discovery.schema_document_for(urn, self.absolute)
         if document is None:
@@ -251,6 +284,8 @@ class GroupsView(ScimView):
     Group provisioning is not supported (there is no Group resource type), but Test Connection
     and provisioning cycles may still look up a random group; a 404 or 501 would fail them.
     """
+
+    metric_kinds = {"GET": metrics.DISCOVERY}
 
     def get(self, request):
         return Response(_complete_list([]))
