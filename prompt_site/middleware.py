@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
+from django.db import connections
 from django.urls import Resolver404, resolve
 
 
@@ -46,6 +47,12 @@ class LeanPathMiddleware:
         except Resolver404:
             return self.get_response(request)
         request.resolver_match = match
+        # No "SELECT 1" round trip to test a reused connection first (CONN_HEALTH_CHECKS): if the
+        # database went away meanwhile, the request's first query fails, the API answers 503 with
+        # Retry-After (which Entra ID retries), and Django drops the broken connection when the
+        # request ends, so the next one reconnects. The admin keeps its health checks.
+        for connection in connections.all(initialized_only=True):
+            connection.health_check_done = True
         response = match.func(request, *match.args, **match.kwargs)
         if callable(getattr(response, "render", None)):
             response = response.render()  # DRF's Response is a template response

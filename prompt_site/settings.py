@@ -78,7 +78,7 @@ TEMPLATES = [
 # SQLite is the embedded default; production sets DATABASE_URL=postgres://...
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0 if DEBUG else 600)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
 # On PostgreSQL the SCIM request log is written in batches by a background thread, through a
 # second connection to the same database that does not wait for its commits to reach the disk:
 # a crash can lose the last fraction of a second of activity records, never user data (see
@@ -90,7 +90,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     _activity_options["options"] = f"{_activity_options.get('options', '')} -c synchronous_commit=off".strip()
     DATABASES["activity"] = {**DATABASES["default"], "OPTIONS": _activity_options, "TEST": {"MIRROR": "default"}}
     SCIM_ACTIVITY_DATABASE = "activity"
-    SCIM_ACTIVITY_QUEUED = True
+    SCIM_ACTIVITY_QUEUED = env.bool("SCIM_ACTIVITY_QUEUED", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Authentication --------------------------------------------------------------------------

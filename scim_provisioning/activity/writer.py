@@ -16,6 +16,7 @@ import time
 
 from django.db import connections
 
+from ..api.metrics import ACTIVITY_DROPPED, ACTIVITY_QUEUE_DEPTH
 from ..models import ScimRequest
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,9 @@ class ActivityWriter:
             self._queue.put_nowait(record)
         except queue.Full:
             self.dropped += 1  # logged by the thread, so a stalled database does not flood the log
+            ACTIVITY_DROPPED.inc()
+        else:
+            ACTIVITY_QUEUE_DEPTH.inc()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every record queued so far has been inserted (or failed); return whether it was."""
@@ -68,6 +72,7 @@ class ActivityWriter:
             records = [item for item in items if isinstance(item, ScimRequest)]
             if records:
                 self._insert(records)
+                ACTIVITY_QUEUE_DEPTH.dec(len(records))
             for item in items:
                 if isinstance(item, threading.Event):
                     item.set()  # a flush() waiting for the records queued before it

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the SCIM API: requests by method, outcome and kind, and their latency.
+"""Prometheus metrics of the SCIM API: requests by method, outcome and kind, their latency, and the
+activity writer's queue.
 
 No label names an organisation, a user or a code: a metric's cardinality stays fixed however
 many tenants the site serves. With several gunicorn workers, set ``PROMETHEUS_MULTIPROC_DIR``
@@ -6,7 +7,7 @@ many tenants the site serves. With several gunicorn workers, set ``PROMETHEUS_MU
 """
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 # What a request did, for the ``kind`` label.
 LOOKUP, LIST, READ, CREATE, UPDATE, DEACTIVATE, DELETE, DISCOVERY, OTHER = (
@@ -23,6 +24,17 @@ LATENCY = Histogram(
     "Time to answer a SCIM request, by kind.",
     ["kind"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+# Records waiting in the processes' activity writers (summed over the live workers), and those
+# dropped because a stalled database let a queue fill up.
+ACTIVITY_QUEUE_DEPTH = Gauge(
+    "prompt_scim_activity_queue_depth",
+    "SCIM request records queued for the activity writer, not yet inserted.",
+    multiprocess_mode="livesum",
+)
+ACTIVITY_DROPPED = Counter(
+    "prompt_scim_activity_dropped_records",
+    "SCIM request records dropped because the activity writer's queue was full.",
 )
 
 

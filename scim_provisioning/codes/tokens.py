@@ -111,6 +111,7 @@ def code_for_bearer(value: str) -> ProvisioningCode | None:
     from organisations.models import Organisation
 
     from ..models import ProvisioningCode
+    from ..rows import instance_from_row
 
     if not isinstance(value, str) or len(value) != _CODE_LENGTH or not value.startswith(CODE_PREFIX):
         return None
@@ -120,21 +121,9 @@ def code_for_bearer(value: str) -> ProvisioningCode | None:
         row = cursor.fetchone()
     if row is None or not hmac.compare_digest(row[2], digest):
         return None
-    code = _instance(ProvisioningCode, _CODE_COLUMNS, row[: len(_CODE_COLUMNS)], connection)
-    code.organisation = _instance(Organisation, _ORGANISATION_COLUMNS, row[len(_CODE_COLUMNS) :], connection)
+    code = instance_from_row(ProvisioningCode, _CODE_COLUMNS, row[: len(_CODE_COLUMNS)], connection)
+    code.organisation = instance_from_row(Organisation, _ORGANISATION_COLUMNS, row[len(_CODE_COLUMNS) :], connection)
     return code
-
-
-def _instance(model, columns, values, connection):
-    """Build a model instance from raw column values, converted as the ORM converts them."""
-    converted = []
-    for name, value in zip(columns, values):
-        field = model._meta.get_field(name.removesuffix("_id")) if name.endswith("_id") else model._meta.get_field(name)
-        column = field.get_col(model._meta.db_table)
-        for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
-            value = converter(value, column, connection)
-        converted.append(value)
-    return model.from_db(connection.alias, list(columns), converted)
 
 
 def organisation_for_code(value: str) -> Organisation | None:

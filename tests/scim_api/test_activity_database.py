@@ -55,3 +55,20 @@ def test_a_failed_batch_is_logged_and_the_next_one_recorded(scim_client, queued,
 
     assert queued.flush(timeout=10)
     assert recorded() == [("GET", 200, "read")]
+
+
+def test_the_writer_queue_depth_is_a_metric_that_drains_to_where_it_was(scim_client, queued):
+    from prometheus_client import REGISTRY
+
+    def depth() -> float:
+        return REGISTRY.get_sample_value("prompt_scim_activity_queue_depth")
+
+    assert queued.flush(timeout=10)
+    before = depth()
+    for _ in range(2):
+        queued.put(ScimRequest(organisation_id=0, created_at=timezone.now(), method="GET", path="/x", status=200))
+    # The thread lets records gather for a moment before it inserts them, so both are still queued.
+    assert depth() == before + 2
+
+    assert queued.flush(timeout=10)
+    assert depth() == before

@@ -183,3 +183,36 @@ def test_switching_provisioning_off_stops_the_code_in_every_process_at_once(depl
     assert deployment.statuses(code) == [401, 401]
     status = json.loads(deployment.manage("provisioning_status", "--organisation", "demo", "--json"))
     assert status["organisations"][0]["provisioning_enabled"] is False
+
+
+def test_a_dropped_database_connection_costs_one_retryable_503_never_a_500(deployment):
+    """The API skips the per-request connection test; a connection the database dropped must still heal."""
+    url = deployment.env["DATABASE_URL"]
+    if not url.startswith(("postgres://", "postgresql://")):
+        pytest.skip("needs PostgreSQL: it ends the app's connections from the server side")
+    code = deployment.issue_code("--revoke-previous")
+    assert deployment.statuses(code) == [200, 200]  # both processes now hold a persistent connection
+    server, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{server}/postgres".replace("postgres://", "postgresql://", 1), autocommit=True) as admin:
+        ended = admin.execute(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()) AS ended",
+            [name],
+        ).fetchone()[0]
+    assert ended >= 2
+
+    answers = []
+    for server_url in deployment.servers:
+        request = urllib.request.Request(f"{server_url}{USERS}?count=1", headers={"Authorization": f"Bearer {code}"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                answers.append((response.status, None, None))
+        except urllib.error.HTTPError as error:
+            answers.append((error.code, error.headers.get("Retry-After"), json.loads(error.read())))
+    for status, retry_after, body in answers:
+        assert status in (200, 503), answers
+        if status == 503:
+            assert int(retry_after) > 0
+            assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"] and body["status"] == "503"
+
+    assert deployment.statuses(code) == [200, 200]  # the broken connections were replaced

@@ -354,3 +354,30 @@ def test_the_tenant_signs_in_only_who_it_reaches(fake_idp, claim):
     outcome = {key: signs_in(target) for key, target in world.targets.items()}
 
     assert outcome == expected("tenant_X")
+
+
+# --- the rule's SQL rendering, for SCIM's hand-written queries --------------------------------------
+
+
+def test_the_sql_rendering_of_the_rule_reaches_exactly_the_same_people(django_db_blocker):
+    from django.db import connection
+
+    from organisations.access import Actor, reach
+
+    world = make_world(linked=False)
+    actors = {
+        **{name: Actor.person(user) for name, user in world.actors.items()},
+        "code_X": Actor.credential(organisation=world.organisations["X"], label="code"),
+        "tenant_X": Actor.tenant(organisation=world.organisations["X"]),
+        "system": Actor.system("test"),
+        "nobody": Actor.person(UserFactory(organisation=world.organisations["X"])),
+    }
+    table = connection.ops.quote_name(User._meta.db_table)
+    for name, actor in actors.items():
+        where, params = reach(actor).people_sql("u")
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT u.id FROM {table} u WHERE {where}", params)
+            by_sql = {row[0] for row in cursor.fetchall()}
+        by_orm = set(reach(actor).people().values_list("pk", flat=True))
+        assert by_sql == by_orm, name
+        assert by_orm or name == "nobody"
