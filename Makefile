@@ -31,8 +31,8 @@ run: setup
 test: setup chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# SCIM load benchmark on PostgreSQL (see README, Benchmark): BENCH_USERS users, BENCH_DURATION s a phase.
-BENCH_USERS ?= 100000
+# SCIM load benchmark on PostgreSQL (see README, Benchmark): BENCH_USERS users (comma-separated sizes), BENCH_DURATION s a phase.
+BENCH_USERS ?= 1000,100000,1000000
 BENCH_DURATION ?= 6
 bench: setup
 	$(PY) -m bench.scim_bench --users $(BENCH_USERS) --duration $(BENCH_DURATION) $(BENCH_ARGS)

@@ -1,1 +1,1 @@
-"""Load benchmark of the SCIM Users endpoint against a minimal reference server."""
+"""Load benchmark of the SCIM Users endpoint against a floor: a minimal Django project of its own."""

@@ -106,6 +106,17 @@ def legacy_patch(*operations: tuple[str, str]) -> dict:
     }
 
 
+def compliant_patch(display_name: str) -> dict:
+    """Entra's compliant PATCH (``aadOptscim062020``): lowercase ops, booleans, a path-less value."""
+    return {
+        "schemas": [PATCH_OP],
+        "Operations": [
+            {"op": "replace", "path": "active", "value": True},
+            {"op": "replace", "value": {"displayName": display_name, "name.givenName": "Bench"}},
+        ],
+    }
+
+
 def _total_results(data: bytes) -> int | None:
     try:
         return json.loads(data).get("totalResults")
@@ -159,6 +170,10 @@ def run_phase(
                     body = legacy_patch(("displayName", f"Bench {label} {n}"), ("active", "True"))
                     status, seconds, _ = client.request("PATCH", f"{USERS_PATH}/{scim_id}", body)
                     out.append(Sample("PATCH", status, seconds, status in (200, 204)))
+                elif phase == "patch-compliant":
+                    body = compliant_patch(f"Bench {label} {n}")
+                    status, seconds, _ = client.request("PATCH", f"{USERS_PATH}/{scim_id}", body)
+                    out.append(Sample("PATCH compliant", status, seconds, status in (200, 204)))
                 elif phase == "deactivate":
                     if scim_id in seen:
                         repeats[index] += 1

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("api/authentication/scim/Users", views.users),
+    path("api/authentication/scim/Users/<uuid:scim_id>", views.user),
+]
