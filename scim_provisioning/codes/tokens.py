@@ -6,6 +6,7 @@ can reveal it) are stored; the Fernet keys come from ``PROVISIONING_CODE_KEYS``,
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -81,16 +82,22 @@ _CODE_COLUMNS = ("id", "organisation_id", "digest", "last_characters", "created_
 _ORGANISATION_COLUMNS = ("id", "agency_id", "name", "slug", "provisioning_enabled", "default_department_id", "default_section_id")
 
 
-def _lookup_sql() -> str:
+@functools.cache
+def _lookup_sql(vendor: str) -> str:
+    """The lookup statement, built once per database vendor (it runs on every SCIM request)."""
+    from django.db import connection
+
     from organisations.models import Organisation
 
     from ..models import ProvisioningCode
+    from ..rows import select_list
 
-    code_columns = ", ".join(f"c.{name}" for name in _CODE_COLUMNS)
-    organisation_columns = ", ".join(f"o.{name}" for name in _ORGANISATION_COLUMNS)
+    quote = connection.ops.quote_name
     return (
-        f"SELECT {code_columns}, {organisation_columns} "
-        f"FROM {ProvisioningCode._meta.db_table} c JOIN {Organisation._meta.db_table} o ON o.id = c.organisation_id "
+        f"SELECT {select_list(ProvisioningCode, 'c', connection, _CODE_COLUMNS)}, "
+        f"{select_list(Organisation, 'o', connection, _ORGANISATION_COLUMNS)} "
+        f"FROM {quote(ProvisioningCode._meta.db_table)} c "
+        f"JOIN {quote(Organisation._meta.db_table)} o ON o.id = c.organisation_id "
         "WHERE c.digest = %s AND c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > %s) "
         "AND o.provisioning_enabled"
     )
@@ -117,7 +124,7 @@ def code_for_bearer(value: str) -> ProvisioningCode | None:
         return None
     digest = code_digest(value)
     with connection.cursor() as cursor:
-        cursor.execute(_lookup_sql(), [digest, connection.ops.adapt_datetimefield_value(timezone.now())])
+        cursor.execute(_lookup_sql(connection.vendor), [digest, connection.ops.adapt_datetimefield_value(timezone.now())])
         row = cursor.fetchone()
     if row is None or not hmac.compare_digest(row[2], digest):
         return None

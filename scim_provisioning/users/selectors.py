@@ -1,6 +1,7 @@
 """Reads for the SCIM API: every selector sees only the people its actor reaches."""
 from __future__ import annotations
 
+import functools
 import uuid
 
 from django.db import connection
@@ -39,19 +40,27 @@ def scim_users_reached(*, acting: Actor) -> QuerySet[ScimUser]:
     return ScimUser.objects.filter(reach(acting).people_q("user__"))
 
 
+@functools.cache
+def _select_from(vendor: str) -> str:
+    """``SELECT <SCIM user and user columns> FROM … JOIN …``, built once per database vendor."""
+    quote = connection.ops.quote_name
+    return (
+        f"SELECT {select_list(ScimUser, 's', connection, _SCIM_COLUMNS)}, {select_list(User, 'u', connection, _USER_COLUMNS)} "
+        f"FROM {quote(ScimUser._meta.db_table)} s INNER JOIN {quote(User._meta.db_table)} u "
+        f"ON u.{quote('id')} = s.{quote('user_id')}"
+    )
+
+
 def _visible_in_reach(*, acting: Actor, where: str, params: list, limit: int, for_update: bool = False) -> list[ScimUser]:
     """Visible ScimUsers in reach, with their users, matching ``where`` on ``s`` (SCIM user) or ``u`` (user).
 
     Written out rather than built with the ORM: Entra's lookups, reads and PATCHes run this
     on nearly every request, and building it costs several times what answering it does.
     """
-    scim_table, user_table = ScimUser._meta.db_table, User._meta.db_table
     reached, reach_params = reach(acting).people_sql("u")
-    quote = connection.ops.quote_name
     sql = (
-        f"SELECT {select_list(ScimUser, 's', connection, _SCIM_COLUMNS)}, {select_list(User, 'u', connection, _USER_COLUMNS)} "
-        f"FROM {quote(scim_table)} s INNER JOIN {quote(user_table)} u ON u.{quote('id')} = s.{quote('user_id')} "
-        f"WHERE {where} AND s.{quote('deleted_at')} IS NULL AND {reached} LIMIT {int(limit)}"
+        f"{_select_from(connection.vendor)} "
+        f"WHERE {where} AND s.{connection.ops.quote_name('deleted_at')} IS NULL AND {reached} LIMIT {int(limit)}"
     )
     if for_update and connection.features.has_select_for_update:
         sql += " FOR UPDATE"
