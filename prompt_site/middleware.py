@@ -23,7 +23,7 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
 
 
 # Served before the admin's middleware (see LeanPathMiddleware).
-LEAN_PATH_PREFIXES = ("/api/authentication/scim", "/healthz", "/readyz", "/metrics")
+LEAN_PATH_PREFIXES = ("/api/authentication/scim", "/api/authentication/oauth2/", "/healthz", "/readyz", "/metrics")
 
 
 class LeanPathMiddleware:

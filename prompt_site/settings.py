@@ -161,6 +161,10 @@ if not PROVISIONING_CODE_KEYS:
     )
 # How long a code keeps working after a newer one is issued, unless the newer one is used first.
 PROVISIONING_CODE_GRACE_HOURS = env.int("PROVISIONING_CODE_GRACE_HOURS", default=24)
+# OAuth client credentials: how long an access token lives (kept within 3600 to 21600 seconds,
+# Entra's accepted 60 to 360 minutes) and how long a client secret does.
+PROVISIONING_ACCESS_TOKEN_SECONDS = env.int("PROVISIONING_ACCESS_TOKEN_SECONDS", default=3600)
+PROVISIONING_CLIENT_SECRET_DAYS = env.int("PROVISIONING_CLIENT_SECRET_DAYS", default=365)
 # Days of SCIM request history kept; `prune_provisioning_activity` (daily from cron) deletes older rows.
 PROVISIONING_ACTIVITY_RETENTION_DAYS = env.int("PROVISIONING_ACTIVITY_RETENTION_DAYS", default=180)
 

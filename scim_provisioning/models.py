@@ -1,4 +1,4 @@
-"""Provisioning Authentication Codes, the SCIM view of users, and the request log."""
+"""Provisioning credentials (codes, OAuth clients and their tokens), the SCIM view of users, and the request log."""
 import uuid
 
 from django.conf import settings
@@ -47,6 +47,107 @@ class ProvisioningCodeReveal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} revealed by {self.revealed_by} at {self.revealed_at:%Y-%m-%d %H:%M}"
+
+
+class OAuthClient(models.Model):
+    """An organisation's OAuth 2.0 client: how Entra ID obtains short-lived access tokens.
+
+    Entra authenticates at the token endpoint with a client secret (``OAuthClientSecret``) or,
+    under workload identity federation, with a JWT its tenant signed for the application named
+    here; see ``scim_provisioning.oauth``.
+    """
+
+    organisation = models.OneToOneField(
+        "organisations.Organisation", on_delete=models.CASCADE, related_name="oauth_client"
+    )
+    # Not a secret: Entra's "Client Identifier" field, and what selects the client at the endpoint.
+    client_id = models.CharField("Client Identifier", max_length=64, unique=True)
+    # Workload identity federation: the Entra application whose tokens are accepted as assertions.
+    application_id = models.UUIDField("Application (client) ID", null=True, blank=True)
+    object_id = models.UUIDField("Object ID", null=True, blank=True)
+    accepts_code = models.BooleanField("Accept the Provisioning Authentication Code", default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # An assertion without client_id is matched by its aud and sub: one client each.
+            models.UniqueConstraint(fields=["application_id", "object_id"], name="oauthclient_unique_federation"),
+            models.CheckConstraint(
+                condition=models.Q(application_id__isnull=True, object_id__isnull=True)
+                | models.Q(application_id__isnull=False, object_id__isnull=False),
+                name="oauthclient_federation_complete",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.client_id
+
+    @property
+    def federated(self) -> bool:
+        return self.application_id is not None and self.object_id is not None
+
+
+class OAuthClientSecret(models.Model):
+    """A client secret, stored as its SHA-256 digest only: Entra keeps the plaintext."""
+
+    client = models.ForeignKey(OAuthClient, on_delete=models.CASCADE, related_name="secrets")
+    digest = models.CharField(max_length=64, unique=True)
+    last_characters = models.CharField(max_length=8)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"…{self.last_characters}"
+
+
+class OAuthAccessToken(models.Model):
+    """A short-lived bearer token the token endpoint issued; a credential with a code's reach."""
+
+    organisation = models.ForeignKey(
+        "organisations.Organisation", on_delete=models.CASCADE, related_name="oauth_access_tokens"
+    )
+    client = models.ForeignKey(OAuthClient, on_delete=models.CASCADE, related_name="access_tokens")
+    # The secret it was granted for; None when granted for a federated assertion.
+    secret = models.ForeignKey(
+        OAuthClientSecret, on_delete=models.CASCADE, null=True, blank=True, related_name="access_tokens"
+    )
+    digest = models.CharField(max_length=64, unique=True)
+    # How the token reads in the activity and the audit trail, such as "OAuth client …abcd".
+    label = models.CharField(max_length=64)
+    # The Tenancy ID a federated assertion was verified against; the token dies if it changes.
+    tenant_id = models.UUIDField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["client", "expires_at"], name="oauthtoken_client_expiry_idx")]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class OAuthAssertionUse(models.Model):
+    """A federated assertion already exchanged: its ``jti`` may not be used again."""
+
+    # SHA-256 of "<tenant>:<jti>", so any jti fits and one tenant's ids never block another's.
+    digest = models.CharField(max_length=64, unique=True)
+    organisation = models.ForeignKey("organisations.Organisation", on_delete=models.CASCADE, related_name="+")
+    # Kept until the assertion itself has expired; after that its exp refuses it anyway.
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.digest[:12]
 
 
 class ScimUser(models.Model):
@@ -106,6 +207,8 @@ class ScimRequest(models.Model):
     # Field-level changes {"attribute": [old, new]} for the user's provisioning timeline.
     changes = models.JSONField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
+    # The credential that authenticated, such as "code …abcd" or "OAuth client …abcd".
+    credential = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]

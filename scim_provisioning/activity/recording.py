@@ -28,6 +28,7 @@ def scim_request_record(
     action: str = "",
     scim_user: ScimUser | None = None,
     changes: dict | None = None,
+    credential: str = "",
 ) -> ScimRequest:
     """Record one SCIM request for the organisation's provisioning activity.
 
@@ -47,6 +48,7 @@ def scim_request_record(
         scim_user_id=scim_user.pk if scim_user else None,
         changes=changes or None,
         duration_ms=max(0, duration_ms),
+        credential=credential[:64],
     )
     if settings.SCIM_ACTIVITY_QUEUED:
         activity_writer(settings.SCIM_ACTIVITY_DATABASE).put(record)

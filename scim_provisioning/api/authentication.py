@@ -1,4 +1,4 @@
-"""Bearer Provisioning Authentication Code → the organisation Entra ID provisions."""
+"""Bearer credential (a Provisioning Authentication Code or an OAuth access token) → its organisation."""
 from __future__ import annotations
 
 import logging
@@ -10,7 +10,9 @@ from rest_framework.permissions import BasePermission
 
 from ..codes import tokens
 from ..codes.actions import provisioning_code_mark_used
-from ..models import ProvisioningCode
+from ..models import OAuthAccessToken, ProvisioningCode
+from ..oauth import tokens as oauth_tokens
+from ..oauth.actions import oauth_access_token_mark_used
 from .throttling import client_address
 
 logger = logging.getLogger(__name__)
@@ -19,14 +21,14 @@ REALM = "Prompt SCIM"
 KEYWORD = b"bearer"
 
 
-class ProvisioningCodeAuthentication(BaseAuthentication):
-    """Authenticate ``Authorization: Bearer <code>``; ``request.auth`` becomes the code.
+class ProvisioningCredentialAuthentication(BaseAuthentication):
+    """Authenticate ``Authorization: Bearer <code or access token>``; ``request.auth`` becomes it.
 
-    There is no Prompt user behind a code, so ``request.user`` is ``None``; the organisation
-    is ``request.auth.organisation``.
+    There is no Prompt user behind a credential, so ``request.user`` is ``None``; the
+    organisation is ``request.auth.organisation``. A code and an access token have the same reach.
     """
 
-    # Error reports must not show the presented code (here or in anything this calls).
+    # Error reports must not show the presented value (here or in anything this calls).
     @sensitive_variables()
     def authenticate(self, request):
         parts = get_authorization_header(request).split()
@@ -38,6 +40,16 @@ class ProvisioningCodeAuthentication(BaseAuthentication):
             value = parts[1].decode("ascii")
         except UnicodeDecodeError:
             raise self.failed(request, "The Authorization header must be 'Bearer <code>'.") from None
+        if oauth_tokens.looks_like_access_token(value):
+            token = oauth_tokens.access_token_for_bearer(value)
+            if token is None:
+                raise self.failed(
+                    request,
+                    "The access token is not valid or has expired, or automated user provisioning is not "
+                    "enabled for its organisation. Request a new token.",
+                )
+            oauth_access_token_mark_used(token=token)
+            return (None, token)
         code = tokens.code_for_bearer(value)
         if code is None:
             # The same answer for wrong, revoked and expired codes and for provisioning turned
@@ -63,8 +75,8 @@ class ProvisioningCodeAuthentication(BaseAuthentication):
         return AuthenticationFailed(detail)
 
 
-class HasProvisioningCode(BasePermission):
-    """Allow only requests authenticated with a Provisioning Authentication Code."""
+class HasProvisioningCredential(BasePermission):
+    """Allow only requests authenticated with a Provisioning Authentication Code or an access token."""
 
     def has_permission(self, request, view) -> bool:
-        return isinstance(request.auth, ProvisioningCode)
+        return isinstance(request.auth, (ProvisioningCode, OAuthAccessToken))

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from organisations.access import Actor
 
 from ..activity.recording import scim_request_record
-from ..codes.actions import credential_label
+from ..codes.actions import credential_label, credential_name
 from ..models import ScimRequest, ScimUser
 from ..protocol.errors import NotFoundError, NotSupportedError
 from ..protocol.filters import parse_filter
@@ -29,7 +29,7 @@ from ..protocol.messages import list_response, parse_pagination
 from ..protocol.resource import project
 from ..users import actions, mapping, selectors
 from . import discovery, metrics
-from .authentication import HasProvisioningCode, ProvisioningCodeAuthentication
+from .authentication import HasProvisioningCredential, ProvisioningCredentialAuthentication
 from .exceptions import scim_exception_handler
 from .openapi import openapi_document
 from .parsers import ScimJSONParser, body_too_large
@@ -52,8 +52,8 @@ class Audit:
 class ScimView(APIView):
     """Base for every SCIM endpoint: code authentication, SCIM JSON, SCIM errors, recording."""
 
-    authentication_classes = [ProvisioningCodeAuthentication]
-    permission_classes = [HasProvisioningCode]
+    authentication_classes = [ProvisioningCredentialAuthentication]
+    permission_classes = [HasProvisioningCredential]
     parser_classes = [ScimJSONParser]
     renderer_classes = [ScimJSONRenderer]
     content_negotiation_class = ScimContentNegotiation
@@ -125,6 +125,7 @@ class ScimView(APIView):
                 action="" if failed else self.audit.action,
                 scim_user=None if failed else self.audit.scim_user,
                 changes=None if failed else self.audit.changes,
+                credential=credential_name(request.auth),
             )
         except Exception:
             # The activity record must never turn Entra's answer into a failure.

@@ -37,7 +37,7 @@ class ProvisioningNotEnabledError(Exception):
     """Codes are issued only for organisations with automated user provisioning enabled."""
 
 
-def _organisation_for_codes(acting: Actor, organisation: Organisation) -> Organisation:
+def organisation_for_credentials(acting: Actor, organisation: Organisation) -> Organisation:
     """Lock the organisation if ``acting`` may manage its codes (its Admins and above, the system)."""
     if not reach(acting).allows("organisation", roles.CHANGE):
         raise PermissionDenied("You cannot manage this organisation's codes.")
@@ -50,7 +50,7 @@ def provisioning_code_issue(
     *, acting: Actor, organisation: Organisation, revoke_previous: bool = False
 ) -> tuple[ProvisioningCode, str]:
     """Issue a new code; earlier codes keep working for the grace period unless revoked now."""
-    locked = _organisation_for_codes(acting, organisation)
+    locked = organisation_for_credentials(acting, organisation)
     if not locked.provisioning_enabled:
         raise ProvisioningNotEnabledError(f"Automated User Provisioning is not enabled for {locked}.")
     now = timezone.now()
@@ -85,7 +85,7 @@ def provisioning_code_issue(
 @transaction.atomic
 def provisioning_code_revoke_previous(*, acting: Actor, organisation: Organisation) -> int:
     """End every active code but the newest at once; return how many were revoked."""
-    locked = _organisation_for_codes(acting, organisation)
+    locked = organisation_for_credentials(acting, organisation)
     active = ProvisioningCode.objects.filter(tokens.active_codes_q(), organisation=locked)
     newest = active.order_by("-created_at", "-id").first()
     if newest is None:
@@ -96,7 +96,7 @@ def provisioning_code_revoke_previous(*, acting: Actor, organisation: Organisati
 @transaction.atomic
 def provisioning_code_revoke_all(*, acting: Actor, organisation: Organisation) -> int:
     """Revoke every active code of the organisation; return how many were revoked."""
-    locked = _organisation_for_codes(acting, organisation)
+    locked = organisation_for_credentials(acting, organisation)
     active = ProvisioningCode.objects.filter(tokens.active_codes_q(), organisation=locked)
     return _revoke(acting, locked, active, note="Every code revoked.")
 
@@ -119,7 +119,7 @@ def _revoke(acting: Actor, organisation: Organisation, codes, *, note: str) -> i
 @transaction.atomic
 def provisioning_code_reveal(*, acting: Actor, code: ProvisioningCode) -> str:
     """Return a code's plaintext and record who revealed it."""
-    organisation = _organisation_for_codes(acting, code.organisation)
+    organisation = organisation_for_credentials(acting, code.organisation)
     plaintext = tokens.decrypt_code(code.encrypted)
     ProvisioningCodeReveal.objects.create(code=code, revealed_by=acting.user)
     audit_record(acting=acting, action="code.revealed", organisation_id=organisation.pk, target_label=f"{CODE_NAME} {code}")
@@ -170,9 +170,16 @@ def provisioning_code_mark_used(*, code: ProvisioningCode) -> None:
     code.last_used_at = now
 
 
-def credential_label(code: ProvisioningCode) -> str:
-    """How a code reads as an actor: never more of it than its last characters."""
-    return f"Entra ID (code …{code.last_characters})"
+def credential_name(credential) -> str:
+    """A code or access token as the activity names it: never more of it than its last characters."""
+    if isinstance(credential, ProvisioningCode):
+        return f"code …{credential.last_characters}"
+    return getattr(credential, "label", "")
+
+
+def credential_label(credential) -> str:
+    """How a code or an access token reads as an actor, such as "Entra ID (code …abcd)"."""
+    return f"Entra ID ({credential_name(credential)})"
 
 
 @transaction.atomic

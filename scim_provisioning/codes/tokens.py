@@ -89,17 +89,19 @@ def _lookup_sql(vendor: str) -> str:
 
     from organisations.models import Organisation
 
-    from ..models import ProvisioningCode
+    from ..models import OAuthClient, ProvisioningCode
     from ..rows import select_list
 
     quote = connection.ops.quote_name
+    # An organisation whose OAuth client no longer accepts codes refuses every code at once.
     return (
         f"SELECT {select_list(ProvisioningCode, 'c', connection, _CODE_COLUMNS)}, "
         f"{select_list(Organisation, 'o', connection, _ORGANISATION_COLUMNS)} "
         f"FROM {quote(ProvisioningCode._meta.db_table)} c "
         f"JOIN {quote(Organisation._meta.db_table)} o ON o.id = c.organisation_id "
+        f"LEFT JOIN {quote(OAuthClient._meta.db_table)} k ON k.organisation_id = o.id "
         "WHERE c.digest = %s AND c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > %s) "
-        "AND o.provisioning_enabled"
+        "AND o.provisioning_enabled AND (k.id IS NULL OR k.accepts_code)"
     )
 
 
