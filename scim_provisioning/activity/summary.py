@@ -17,7 +17,8 @@ from django.utils import timezone
 from organisations.models import Organisation
 
 from ..codes import tokens
-from ..models import ProvisioningCode, ScimRequest, ScimUser
+from ..models import OAuthClient, ProvisioningCode, ScimRequest, ScimUser
+from ..oauth.tokens import active_secrets_q
 
 # Entra ID runs a provisioning cycle about every 40 minutes; two hours of silence means trouble.
 QUIET_AFTER = timedelta(hours=2)
@@ -232,6 +233,31 @@ class CodeStatus:
 
 
 @dataclass(frozen=True)
+class ClientSecretStatus:
+    """An active OAuth client secret, described without its secret."""
+
+    last_characters: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime
+    # Within the warning period before expiry: a new secret should go into Entra ID.
+    expiring: bool
+
+
+@dataclass(frozen=True)
+class OAuthClientStatus:
+    client_id: str
+    application_id: str | None
+    object_id: str | None
+    accepts_code: bool
+    secrets: list[ClientSecretStatus]
+
+
+# Secrets this close to expiry are flagged on the Azure AD page and by provisioning_status.
+SECRET_EXPIRY_WARNING = timedelta(days=30)
+
+
+@dataclass(frozen=True)
 class OrganisationStatus:
     """One organisation's line in ``provisioning_status``."""
 
@@ -242,6 +268,7 @@ class OrganisationStatus:
     oldest_request_at: datetime | None
     last_24_hours: ActivityCounts
     recent_failures: list[FailedRequest]
+    oauth_client: OAuthClientStatus | None = None
 
     @property
     def is_quiet(self) -> bool:
@@ -455,4 +482,28 @@ def organisation_status(*, organisation: Organisation, now: datetime | None = No
         oldest_request_at=_oldest_request_at(organisation),
         last_24_hours=_counts(organisation, now=now, periods={"day": timedelta(hours=24)})["day"],
         recent_failures=_recent_failures(organisation, limit=5),
+        oauth_client=_oauth_client_status(organisation, now=now),
+    )
+
+
+def _oauth_client_status(organisation: Organisation, *, now: datetime) -> OAuthClientStatus | None:
+    client = OAuthClient.objects.filter(organisation=organisation).first()
+    if client is None:
+        return None
+    secrets = client.secrets.filter(active_secrets_q(now)).order_by("-created_at", "-pk")
+    return OAuthClientStatus(
+        client_id=client.client_id,
+        application_id=str(client.application_id) if client.application_id else None,
+        object_id=str(client.object_id) if client.object_id else None,
+        accepts_code=client.accepts_code,
+        secrets=[
+            ClientSecretStatus(
+                last_characters=secret.last_characters,
+                created_at=secret.created_at,
+                last_used_at=secret.last_used_at,
+                expires_at=secret.expires_at,
+                expiring=secret.expires_at - now <= SECRET_EXPIRY_WARNING,
+            )
+            for secret in secrets
+        ],
     )

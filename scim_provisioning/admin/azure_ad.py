@@ -142,6 +142,7 @@ class AzureADPageMixin:
             "generate_url": self._azure_ad_url(organisation, "azure_ad_code_generate"),
             "revoke_previous_url": self._azure_ad_url(organisation, "azure_ad_code_revoke_previous"),
             "grace_hours": settings.PROVISIONING_CODE_GRACE_HOURS,
+            "azure_ad_url": self._azure_ad_url(organisation),
             "activity": activity_summary(organisation=organisation),
             "audit_events": audit_events_for_organisation(organisation=organisation),
         }

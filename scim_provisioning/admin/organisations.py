@@ -6,9 +6,10 @@ from django.utils.html import format_html
 from organisations.admin.structure import OrganisationAdmin
 
 from .azure_ad import AzureADPageMixin
+from .oauth_client import OAuthClientPageMixin
 
 
-class ProvisioningOrganisationAdmin(AzureADPageMixin, OrganisationAdmin):
+class ProvisioningOrganisationAdmin(OAuthClientPageMixin, AzureADPageMixin, OrganisationAdmin):
     # The Azure AD settings have their own page, like a user's password.
     fields = None
     fieldsets = (

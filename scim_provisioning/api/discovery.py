@@ -216,7 +216,15 @@ def service_provider_config(locate: Locate) -> dict:
                 "'Authorization: Bearer <code>'.",
                 "specUri": "https://www.rfc-editor.org/rfc/rfc6750",
                 "primary": True,
-            }
+            },
+            {
+                "type": "oauth2",
+                "name": "OAuth 2.0 client credentials",
+                "description": "An access token from /api/authentication/oauth2/token, granted for a client "
+                "secret or a federated assertion of the organisation's tenant, sent as 'Authorization: Bearer <token>'.",
+                "specUri": "https://www.rfc-editor.org/rfc/rfc6749#section-4.4",
+                "primary": False,
+            },
         ],
         "meta": {"resourceType": "ServiceProviderConfig", "location": locate("/ServiceProviderConfig")},
     }

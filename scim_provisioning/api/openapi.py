@@ -320,7 +320,10 @@ def openapi_document(base_url: str) -> dict:
                 "provisioningCode": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "The organisation's Provisioning Authentication Code (from its Azure AD page).",
+                    "description": (
+                        "The organisation's Provisioning Authentication Code (from its Azure AD page), or an "
+                        "access token from /api/authentication/oauth2/token (OAuth 2.0 client credentials)."
+                    ),
                 }
             },
             "schemas": {"User": _user_schema(), "PatchOp": _patch_schema(), "Error": _error_schema()},

@@ -79,7 +79,8 @@ def active_codes_q(now=None) -> Q:
 
 # What a SCIM request reads of its code and organisation; any other field loads on first access.
 _CODE_COLUMNS = ("id", "organisation_id", "digest", "last_characters", "created_at", "last_used_at", "expires_at")
-_ORGANISATION_COLUMNS = ("id", "agency_id", "name", "slug", "provisioning_enabled", "default_department_id", "default_section_id")
+# Shared with the access-token lookup (oauth.tokens), so both credentials load the same organisation.
+ORGANISATION_COLUMNS = ("id", "agency_id", "name", "slug", "provisioning_enabled", "default_department_id", "default_section_id")
 
 
 @functools.cache
@@ -96,7 +97,7 @@ def _lookup_sql(vendor: str) -> str:
     # An organisation whose OAuth client no longer accepts codes refuses every code at once.
     return (
         f"SELECT {select_list(ProvisioningCode, 'c', connection, _CODE_COLUMNS)}, "
-        f"{select_list(Organisation, 'o', connection, _ORGANISATION_COLUMNS)} "
+        f"{select_list(Organisation, 'o', connection, ORGANISATION_COLUMNS)} "
         f"FROM {quote(ProvisioningCode._meta.db_table)} c "
         f"JOIN {quote(Organisation._meta.db_table)} o ON o.id = c.organisation_id "
         f"LEFT JOIN {quote(OAuthClient._meta.db_table)} k ON k.organisation_id = o.id "
@@ -131,7 +132,7 @@ def code_for_bearer(value: str) -> ProvisioningCode | None:
     if row is None or not hmac.compare_digest(row[2], digest):
         return None
     code = instance_from_row(ProvisioningCode, _CODE_COLUMNS, row[: len(_CODE_COLUMNS)], connection)
-    code.organisation = instance_from_row(Organisation, _ORGANISATION_COLUMNS, row[len(_CODE_COLUMNS) :], connection)
+    code.organisation = instance_from_row(Organisation, ORGANISATION_COLUMNS, row[len(_CODE_COLUMNS) :], connection)
     return code
 
 

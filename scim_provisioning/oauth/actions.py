@@ -33,7 +33,6 @@ logger = logging.getLogger(__name__)
 MAX_ACTIVE_SECRETS = 2
 # Live tokens kept per client: Entra holds one at a time, and a leaked secret cannot grow the table.
 MAX_LIVE_TOKENS = 20
-SECRET_EXPIRY_WARNING = timedelta(days=30)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 SECRET_NAME = "OAuth client secret"
 

@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from ..codes.tokens import code_digest
+from ..codes.tokens import ORGANISATION_COLUMNS, code_digest
 
 if TYPE_CHECKING:
     from ..models import OAuthAccessToken
@@ -58,7 +58,6 @@ def looks_like_access_token(value: str) -> bool:
 
 
 _TOKEN_COLUMNS = ("id", "organisation_id", "client_id", "secret_id", "digest", "label", "created_at", "last_used_at", "expires_at")
-_ORGANISATION_COLUMNS = ("id", "agency_id", "name", "slug", "provisioning_enabled", "default_department_id", "default_section_id")
 
 
 @functools.cache
@@ -76,7 +75,7 @@ def _lookup_sql(vendor: str) -> str:
     # verified against changes: its tenant_id is compared with the organisation's current one.
     return (
         f"SELECT {select_list(OAuthAccessToken, 't', connection, _TOKEN_COLUMNS)}, "
-        f"{select_list(Organisation, 'o', connection, _ORGANISATION_COLUMNS)} "
+        f"{select_list(Organisation, 'o', connection, ORGANISATION_COLUMNS)} "
         f"FROM {quote(OAuthAccessToken._meta.db_table)} t "
         f"JOIN {quote(Organisation._meta.db_table)} o ON o.id = t.organisation_id "
         "WHERE t.digest = %s AND t.revoked_at IS NULL AND t.expires_at > %s AND o.provisioning_enabled "
@@ -107,5 +106,5 @@ def access_token_for_bearer(value: str) -> OAuthAccessToken | None:
     if row is None or not hmac.compare_digest(row[4], digest):
         return None
     token = instance_from_row(OAuthAccessToken, _TOKEN_COLUMNS, row[: len(_TOKEN_COLUMNS)], connection)
-    token.organisation = instance_from_row(Organisation, _ORGANISATION_COLUMNS, row[len(_TOKEN_COLUMNS) :], connection)
+    token.organisation = instance_from_row(Organisation, ORGANISATION_COLUMNS, row[len(_TOKEN_COLUMNS) :], connection)
     return token

@@ -127,6 +127,7 @@ def test_status_json_describes_an_organisation(busy_organisation):
                     }
                     for code in codes
                 ],
+                "oauth_client": None,
                 "last_request_at": requests["GET200"].created_at.isoformat(),
                 "quiet": False,
                 "oldest_request_at": requests["PATCH200"].created_at.isoformat(),
@@ -153,6 +154,7 @@ def test_status_json_describes_an_organisation(busy_organisation):
                 "azure_tenant_id": None,
                 "provisioning_enabled": False,
                 "codes": [],
+                "oauth_client": None,
                 "last_request_at": None,
                 "quiet": False,
                 "oldest_request_at": None,

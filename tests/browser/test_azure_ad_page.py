@@ -80,7 +80,7 @@ def test_admin_sets_up_provisioning_and_reveals_the_code(live_server, transactio
     section_select.select_option(label="Operations / Onboarding")
 
     # 6. Save: the code appears, masked.
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     page.wait_for_selector("#provisioning-code")
     assert "A Provisioning Authentication Code was generated" in page.locator("ul.messagelist").inner_text()
     code = ProvisioningCode.objects.get(organisation=organisation)

@@ -79,3 +79,55 @@ def test_federate_refuses_what_the_page_refuses(organisation):
         run(
             "federate", "--organisation", organisation.slug, "--application-id", str(APPLICATION_ID), "--object-id", str(OBJECT_ID)
         )
+
+
+def test_provisioning_status_lists_the_client_and_warns_before_a_secret_expires(organisation):
+    import json
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from scim_provisioning.models import OAuthClientSecret
+
+    run("issue", "--organisation", organisation.slug)
+    out = StringIO()
+    call_command("provisioning_status", "--organisation", organisation.slug, stdout=out)
+    text = out.getvalue()
+    client_id = OAuthClient.objects.get().client_id
+    assert f"OAuth client: {client_id}" in text
+    assert "Warning: client secret" not in text
+
+    OAuthClientSecret.objects.update(expires_at=timezone.now() + timedelta(days=10))
+    out = StringIO()
+    call_command("provisioning_status", "--organisation", organisation.slug, stdout=out)
+    assert "Warning: client secret …" in out.getvalue()
+    assert "generate a new one and paste it into Entra ID" in out.getvalue()
+
+    out = StringIO()
+    call_command("provisioning_status", "--organisation", organisation.slug, "--json", stdout=out)
+    document = json.loads(out.getvalue())["organisations"][0]["oauth_client"]
+    assert document["client_id"] == client_id
+    assert [secret["expiring"] for secret in document["secrets"]] == [True]
+
+
+def test_housekeeping_deletes_expired_tokens_and_spent_assertion_ids(organisation):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from scim_provisioning.models import OAuthAccessToken, OAuthAssertionUse
+
+    lines = run("issue", "--organisation", organisation.slug)
+    client_id, secret = (line.split("=", 1)[1] for line in lines[-2:])
+    for _ in range(2):
+        request_token(grant_type="client_credentials", client_id=client_id, client_secret=secret)
+    OAuthAssertionUse.objects.create(digest="a" * 64, organisation=organisation, expires_at=timezone.now() - timedelta(minutes=1))
+    OAuthAssertionUse.objects.create(digest="b" * 64, organisation=organisation, expires_at=timezone.now() + timedelta(minutes=5))
+    expired = OAuthAccessToken.objects.order_by("id").first()
+    OAuthAccessToken.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(days=2))
+
+    out = StringIO()
+    call_command("prune_provisioning_activity", stdout=out)
+    assert "Deleted 1 expired access token(s) and 1 spent assertion id(s)." in out.getvalue()
+    assert OAuthAccessToken.objects.count() == 1
+    assert list(OAuthAssertionUse.objects.values_list("digest", flat=True)) == ["b" * 64]

@@ -1,4 +1,4 @@
-"""A revoked, rotated or disabled code is refused by the very next request in every app process.
+"""A revoked, rotated or disabled code (or OAuth access token) is refused by the very next request in every app process.
 
 Two app processes (gunicorn, one worker each, each with its own per-process cache) serve one
 database of their own; the operator changes codes from the command line, as in production, and
@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,6 +184,25 @@ def test_switching_provisioning_off_stops_the_code_in_every_process_at_once(depl
     assert deployment.statuses(code) == [401, 401]
     status = json.loads(deployment.manage("provisioning_status", "--organisation", "demo", "--json"))
     assert status["organisations"][0]["provisioning_enabled"] is False
+
+
+def test_an_access_token_ends_in_every_process_when_its_client_is_revoked(deployment):
+    lines = deployment.manage("provisioning_client", "issue", "--organisation", "demo").strip().splitlines()
+    client_id, secret = (line.split("=", 1)[1] for line in lines[-2:])
+    request = urllib.request.Request(
+        f"{deployment.servers[0]}/api/authentication/oauth2/token",
+        data=urllib.parse.urlencode(
+            {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+        ).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        token = json.loads(response.read())["access_token"]
+    assert deployment.statuses(token) == [200, 200]
+
+    deployment.manage("provisioning_client", "revoke", "--organisation", "demo")
+
+    assert deployment.statuses(token) == [401, 401]
 
 
 def test_a_dropped_database_connection_costs_one_retryable_503_never_a_500(deployment):

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from organisations.models import Organisation
-from scim_provisioning.activity.summary import OrganisationStatus, organisation_status
+from scim_provisioning.activity.summary import OAuthClientStatus, OrganisationStatus, organisation_status
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -21,6 +21,27 @@ def _ago(value: datetime | None, now: datetime) -> str:
     if value is None:
         return "never"
     return f"{value:%Y-%m-%d %H:%M} UTC ({timesince(value, now)} ago)"
+
+
+def _client_json(client: OAuthClientStatus | None, now: datetime) -> dict | None:
+    if client is None:
+        return None
+    return {
+        "client_id": client.client_id,
+        "application_id": client.application_id,
+        "object_id": client.object_id,
+        "accepts_code": client.accepts_code,
+        "secrets": [
+            {
+                "last_characters": secret.last_characters,
+                "created_at": _iso(secret.created_at),
+                "last_used_at": _iso(secret.last_used_at),
+                "expires_at": _iso(secret.expires_at),
+                "expiring": secret.expiring,
+            }
+            for secret in client.secrets
+        ],
+    }
 
 
 class Command(BaseCommand):
@@ -68,6 +89,7 @@ class Command(BaseCommand):
                         }
                         for code in status.codes
                     ],
+                    "oauth_client": _client_json(status.oauth_client, now),
                     "last_request_at": _iso(status.last_request_at),
                     "quiet": status.is_quiet,
                     "oldest_request_at": _iso(status.oldest_request_at),
@@ -89,6 +111,25 @@ class Command(BaseCommand):
             ],
         }
         self.stdout.write(json.dumps(document, indent=2))
+
+    def _write_client(self, client: OAuthClientStatus | None, now: datetime) -> None:
+        if client is None:
+            return
+        federation = f", federated with application {client.application_id}" if client.application_id else ""
+        codes = "" if client.accepts_code else "; the code is not accepted"
+        self.stdout.write(f"  OAuth client: {client.client_id}{federation}{codes}")
+        for secret in client.secrets:
+            self.stdout.write(
+                f"    secret …{secret.last_characters}  created {timesince(secret.created_at, now)} ago, "
+                f"last used {_ago(secret.last_used_at, now)}, expires {secret.expires_at:%Y-%m-%d}"
+            )
+            if secret.expiring:
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"  Warning: client secret …{secret.last_characters} expires in "
+                        f"{timesince(now, secret.expires_at)}: generate a new one and paste it into Entra ID."
+                    )
+                )
 
     def _write_text(self, statuses: list[OrganisationStatus], now: datetime) -> None:
         if not statuses:
@@ -115,6 +156,7 @@ class Command(BaseCommand):
                     self.stdout.write(line)
             else:
                 self.stdout.write("  Active codes: none")
+            self._write_client(status.oauth_client, now)
             self.stdout.write(f"  Last request: {_ago(status.last_request_at, now)}")
             if status.is_quiet:
                 self.stdout.write(

@@ -15,8 +15,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from organisations.access import Actor
 from organisations.models import Organisation
 from scim_provisioning.models import ScimRequest
+from scim_provisioning.oauth.actions import oauth_housekeeping
 
 DEFAULT_BATCH_SIZE = 5000
 
@@ -86,6 +88,11 @@ class Command(BaseCommand):
                     time.sleep(pause)
             if deleted_here:
                 organisations_pruned += 1
+
+        # Expired access tokens (a day after expiry) and spent assertion ids go with the old activity.
+        tokens, assertions = oauth_housekeeping(acting=Actor.system("command prune_provisioning_activity"))
+        if verbosity >= 1 and (tokens or assertions):
+            self.stdout.write(f"Deleted {tokens:,} expired access token(s) and {assertions:,} spent assertion id(s).")
 
         if verbosity >= 1:
             self.stdout.write(

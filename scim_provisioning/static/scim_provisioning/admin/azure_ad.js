@@ -112,6 +112,20 @@
         });
     }
 
+    // Plain copy buttons: the value is on the page already (the OAuth client's part).
+    function setUpCopy(panel) {
+        panel.querySelectorAll('[data-copy-from]').forEach((copyButton) => {
+            copyButton.addEventListener('click', async () => {
+                try {
+                    await copyText(document.getElementById(copyButton.dataset.copyFrom).value);
+                    say(panel, 'Copied.');
+                } catch (error) {
+                    say(panel, 'Copying failed: select the text and copy it by hand.', true);
+                }
+            });
+        });
+    }
+
     function confirmBeforeSubmit(form) {
         form.addEventListener('submit', (event) => {
             if (!window.confirm(form.dataset.confirm)) {
@@ -130,6 +144,11 @@
         if (panel) {
             setUpCode(panel);
             panel.querySelectorAll('form[data-confirm]').forEach(confirmBeforeSubmit);
+        }
+        const client = document.getElementById('oauth-client-panel');
+        if (client) {
+            setUpCopy(client);
+            client.querySelectorAll('form[data-confirm]').forEach(confirmBeforeSubmit);
         }
     });
 }
