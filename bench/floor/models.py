@@ -40,6 +40,7 @@ class ScimPerson(models.Model):
     created = models.DateTimeField()
     last_modified = models.DateTimeField()
     deleted_at = models.DateTimeField(null=True)
+    placement = models.CharField(max_length=16, default="defaults")
 
     class Meta:
         managed = False
