@@ -24,8 +24,32 @@ def audit_record(
     note: str = "",
 ) -> AuditEvent:
     """Write one audit event; call it inside the transaction of the change it records."""
+    event = audit_event(
+        acting=acting,
+        action=action,
+        organisation_id=organisation_id,
+        target_user=target_user,
+        target_label=target_label,
+        changes=changes,
+        note=note,
+    )
+    event.save(force_insert=True)
+    return event
+
+
+def audit_event(
+    *,
+    acting: Actor,
+    action: str,
+    organisation_id: int | None,
+    target_user: User | None = None,
+    target_label: str = "",
+    changes: dict | None = None,
+    note: str = "",
+) -> AuditEvent:
+    """Return one audit event, unsaved: for an action that records many changes with one INSERT."""
     person = acting.user if acting.kind == AuditEvent.ActorKind.PERSON else None
-    return AuditEvent.objects.create(
+    return AuditEvent(
         actor_kind=acting.kind,
         actor_user=person,
         actor_label=str(acting)[:300],

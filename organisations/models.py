@@ -51,6 +51,9 @@ class Organisation(models.Model):
         null=True,
         blank=True,
     )
+    # Whether placement rules (kept by the provisioning side) place this organisation's people;
+    # read with the organisation on every SCIM request, so that without rules placement costs nothing.
+    placement_by_rules = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -301,6 +304,11 @@ class AuditEvent(models.Model):
         "user.restored": "Restored by Entra ID",
         "user.deleted": "Deleted by Entra ID",
         "user.detached": "Detached from Entra ID",
+        "user.placed": "Placed",
+        "azure_ad.placement_rules": "Placement rules changed",
+        "group.created": "Group created by Entra ID",
+        "group.updated": "Group changed by Entra ID",
+        "group.deleted": "Group deleted by Entra ID",
         "azure_ad.updated": "Azure AD settings changed",
         "code.issued": "Code generated",
         "code.revoked": "Code revoked",

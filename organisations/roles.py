@@ -21,6 +21,9 @@ _ALL = frozenset({VIEW, ADD, CHANGE, DELETE})
 # their sessions, and Entra ID may bring them back.
 _USERS = frozenset({VIEW, ADD, CHANGE})
 _EVERYONE = frozenset(Role.values)
+# Groups are Entra ID's: provisioned by the credential, listed read-only in the admin.
+_GROUPS_READ = frozenset({VIEW})
+GROUP = "scimgroup"
 # The people an organisation's own Admin, its Entra ID and its tenant may touch.
 _ORGANISATION_PEOPLE = frozenset({Role.ADMIN, Role.NONE})
 
@@ -52,7 +55,10 @@ class Capability:
 CAPABILITIES: Mapping[str, Capability] = {
     Role.PROMPT_ADMIN: Capability(
         scope=Scope.EVERYTHING,
-        actions={"agency": _ALL, "organisation": _ALL, "department": _ALL, "section": _ALL, "user": _USERS},
+        actions={
+            "agency": _ALL, "organisation": _ALL, "department": _ALL, "section": _ALL, "user": _USERS,
+            GROUP: _GROUPS_READ,
+        },
         reached_roles=_EVERYONE,
         assignable_roles=_EVERYONE,
         uses_admin=True,
@@ -66,6 +72,7 @@ CAPABILITIES: Mapping[str, Capability] = {
             "department": _ALL,
             "section": _ALL,
             "user": _USERS,
+            GROUP: _GROUPS_READ,
         },
         reached_roles=frozenset({Role.AGENCY_ADMIN, Role.ADMIN, Role.NONE}),
         assignable_roles=frozenset({Role.AGENCY_ADMIN, Role.ADMIN, Role.NONE}),
@@ -78,6 +85,7 @@ CAPABILITIES: Mapping[str, Capability] = {
             "department": _ALL,
             "section": _ALL,
             "user": _USERS,
+            GROUP: _GROUPS_READ,
         },
         reached_roles=_ORGANISATION_PEOPLE,
         assignable_roles=_ORGANISATION_PEOPLE,
@@ -87,7 +95,7 @@ CAPABILITIES: Mapping[str, Capability] = {
     # Admin's reach over people, and less (no roles, no moves, no reference data).
     CREDENTIAL: Capability(
         scope=Scope.ORGANISATION,
-        actions={"user": _USERS},
+        actions={"user": _USERS, GROUP: _ALL},
         reached_roles=_ORGANISATION_PEOPLE,
         # The people it creates have no role; it never gives or takes one.
         assignable_roles=frozenset({Role.NONE}),
@@ -102,7 +110,9 @@ CAPABILITIES: Mapping[str, Capability] = {
     # Management commands and the demo seed, run by whoever operates the site.
     SYSTEM: Capability(
         scope=Scope.EVERYTHING,
-        actions={"agency": _ALL, "organisation": _ALL, "department": _ALL, "section": _ALL, "user": _USERS},
+        actions={
+            "agency": _ALL, "organisation": _ALL, "department": _ALL, "section": _ALL, "user": _USERS, GROUP: _ALL,
+        },
         reached_roles=_EVERYONE,
         assignable_roles=_EVERYONE,
     ),

@@ -173,8 +173,111 @@ class ScimUser(models.Model):
     # A SCIM DELETE hides the resource but keeps the person's Prompt data.
     deleted_at = models.DateTimeField(null=True, blank=True)
 
+    class Placement(models.TextChoices):
+        DEFAULTS = "defaults", "Default Department and Section"
+        RULE = "rule", "Placement rule"
+        BY_HAND = "by_hand", "Moved by hand"
+
+    # How the person came to be in their department and section: a person moved by hand in the
+    # admin stays there until an admin lets Entra ID place them again.
+    placement = models.CharField(max_length=16, choices=Placement.choices, default=Placement.DEFAULTS)
+    placement_rule = models.ForeignKey(
+        "PlacementRule", on_delete=models.SET_NULL, null=True, blank=True, related_name="placed"
+    )
+
     def __str__(self) -> str:
         return str(self.id)
+
+
+class ScimGroup(models.Model):
+    """A group Entra ID provisions into one organisation; placement rules may name it.
+
+    Never shown to another organisation: every read and write goes through its organisation.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey(
+        "organisations.Organisation", on_delete=models.CASCADE, related_name="scim_groups", db_index=False
+    )
+    display_name = models.CharField("name", max_length=256)
+    # Entra matches groups by displayName, which must be unique (caseExact false, RFC 7643 §4.2).
+    display_name_key = models.CharField(max_length=1024, editable=False)
+    external_id = models.CharField("external id", max_length=1024, blank=True, default="")
+    # Kept by the actions that change the membership, so that no request has to count it.
+    member_count = models.PositiveIntegerField("members", default=0)
+    created = models.DateTimeField(auto_now_add=True)
+    last_modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "Entra ID group"
+        ordering = ["display_name_key"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "display_name_key"], name="scimgroup_unique_name_per_org")
+        ]
+        indexes = [models.Index(fields=["organisation", "external_id"], name="scimgroup_org_external_idx")]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class ScimGroupMember(models.Model):
+    """One user's membership of one group."""
+
+    # The unique constraint's index serves lookups by group.
+    group = models.ForeignKey(ScimGroup, on_delete=models.CASCADE, related_name="memberships", db_index=False)
+    scim_user = models.ForeignKey(ScimUser, on_delete=models.CASCADE, related_name="group_memberships")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group", "scim_user"], name="scimgroupmember_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.scim_user_id} in {self.group_id}"
+
+
+class PlacementRule(models.Model):
+    """One row of an organisation's placement rules: a condition, and where it places a person.
+
+    The first rule (by ``position``) that matches a person places them; none means the
+    organisation's Default Department and Section.
+    """
+
+    class Kind(models.TextChoices):
+        GROUP = "group", "member of Entra group"
+        DEPARTMENT = "department", "Entra department is"
+
+    organisation = models.ForeignKey(
+        "organisations.Organisation", on_delete=models.CASCADE, related_name="placement_rules", db_index=False
+    )
+    position = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # Entra ID may delete the group; the rule then matches nobody and shows the name it had.
+    group = models.ForeignKey(
+        ScimGroup, on_delete=models.SET_NULL, null=True, blank=True, related_name="placement_rules"
+    )
+    group_name = models.CharField(max_length=256, blank=True, default="")
+    # The enterprise department value as entered, and its comparison key (case and spaces ignored).
+    department_value = models.CharField(max_length=256, blank=True, default="")
+    department_key = models.CharField(max_length=1024, blank=True, default="", editable=False)
+    department = models.ForeignKey("organisations.Department", on_delete=models.PROTECT, related_name="+")
+    section = models.ForeignKey("organisations.Section", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["organisation", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "position"], name="placementrule_unique_position")
+        ]
+
+    def __str__(self) -> str:
+        return self.condition
+
+    @property
+    def condition(self) -> str:
+        """The rule's condition as the page and the timeline show it: "member of Nurses-Ward5"."""
+        if self.kind == self.Kind.GROUP:
+            name = self.group.display_name if self.group_id and self.group else self.group_name
+            deleted = "" if self.group_id else " (deleted in Entra ID)"
+            return f"member of {name}{deleted}"
+        return f"Entra department is {self.department_value}"
 
 
 class ScimRequest(models.Model):

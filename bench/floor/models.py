@@ -40,7 +40,27 @@ class ScimPerson(models.Model):
     created = models.DateTimeField()
     last_modified = models.DateTimeField()
     deleted_at = models.DateTimeField(null=True)
+    placement = models.CharField(max_length=16, default="defaults")
 
     class Meta:
         managed = False
         db_table = "scim_provisioning_scimuser"
+
+
+class FloorGroup(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    organisation_id = models.BigIntegerField()
+    last_modified = models.DateTimeField()
+
+    class Meta:
+        managed = False
+        db_table = "scim_provisioning_scimgroup"
+
+
+class FloorMember(models.Model):
+    group = models.ForeignKey(FloorGroup, on_delete=models.DO_NOTHING, db_column="group_id")
+    scim_user_id = models.UUIDField()
+
+    class Meta:
+        managed = False
+        db_table = "scim_provisioning_scimgroupmember"

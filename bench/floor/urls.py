@@ -5,4 +5,5 @@ from . import views
 urlpatterns = [
     path("api/authentication/scim/Users", views.users),
     path("api/authentication/scim/Users/<uuid:scim_id>", views.user),
+    path("api/authentication/scim/Groups/<uuid:scim_id>", views.group),
 ]

@@ -3,7 +3,9 @@
 No middleware and no DRF; the bearer check is a constant comparison and the organisation is
 fixed, both from the environment. Per request: lookup and GET one indexed query; create a
 uniqueness check and two INSERTs (the user and its SCIM user) in one transaction; PATCH one
-locked read and one UPDATE of each row it changes, in one transaction. No activity record,
+locked read and one UPDATE of each row it changes, in one transaction. A group PATCH of
+members: one query that the ids are the organisation's users, one locked read of the group, one
+INSERT (or DELETE) of the membership rows and one UPDATE of the group. No activity record,
 no audit event, no validation beyond what the shape needs.
 """
 from __future__ import annotations
@@ -20,7 +22,7 @@ from django.utils import timezone
 
 from organisations.usernames import name_key
 
-from .models import Person, ScimPerson
+from .models import FloorGroup, FloorMember, Person, ScimPerson
 
 _BEARER = f"Bearer {os.environ.get('BENCH_FLOOR_CODE', '')}".encode()
 _ORGANISATION_ID = int(os.environ.get("BENCH_FLOOR_ORGANISATION", "0"))
@@ -147,3 +149,30 @@ def _patch(scim_id: uuid.UUID, body: dict) -> HttpResponse:
             Person.objects.filter(pk=person_id).update(is_active=is_active, session_version=uuid.uuid4())
         ScimPerson.objects.filter(pk=scim_id).update(attributes=attributes, last_modified=now)
     return _scim(200, _resource((scim_id, attributes, created, now, username, is_active)))
+
+
+def group(request, scim_id: uuid.UUID):
+    """Add or remove a group's members with Entra's legacy PATCH (a value list per operation)."""
+    if not _authorised(request):
+        return _scim(401, {"status": "401"})
+    if request.method != "PATCH":
+        return _scim(405, {"status": "405"})
+    operations = json.loads(request.body).get("Operations", [])
+    with transaction.atomic():
+        if not FloorGroup.objects.select_for_update().filter(pk=scim_id, organisation_id=_ORGANISATION_ID).exists():
+            return _scim(404, {"status": "404"})
+        for operation in operations:
+            ids = [uuid.UUID(member["value"]) for member in operation.get("value") or []]
+            found = ScimPerson.objects.filter(
+                pk__in=ids, user__organisation_id=_ORGANISATION_ID, deleted_at=None
+            ).count()
+            if found != len(set(ids)):
+                return _scim(400, {"status": "400", "scimType": "invalidValue"})
+            if operation["op"].lower() == "add":
+                FloorMember.objects.bulk_create(
+                    [FloorMember(group_id=scim_id, scim_user_id=pk) for pk in ids], ignore_conflicts=True
+                )
+            else:
+                FloorMember.objects.filter(group_id=scim_id, scim_user_id__in=ids).delete()
+        FloorGroup.objects.filter(pk=scim_id).update(last_modified=timezone.now())
+    return _scim(204, None)

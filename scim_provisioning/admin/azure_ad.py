@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -27,7 +28,10 @@ from ..activity.summary import activity_summary
 from ..codes import actions as code_actions
 from ..codes.actions import CODE_NAME
 from ..codes.tokens import CODE_PREFIX, active_codes_q
-from ..models import ProvisioningCode
+from ..models import PlacementRule, ProvisioningCode, ScimGroup
+from ..placement.actions import RulesSaved, placement_rules_save
+from ..placement.forms import PlacementRuleFormSet, rules_initial
+from ..placement.report import placement_report
 
 # The Tenant URL administrators paste into Entra ID.
 SCIM_BASE_PATH = "api/authentication/scim"
@@ -76,18 +80,32 @@ class AzureADPageMixin:
         acting = acting_for(request)
         if request.method == "POST":
             form = AzureADForm(request.POST, organisation=organisation, acting=acting)
-            if form.is_valid():
+            # A post without the rules (a client that knows only the settings) leaves them as they are.
+            posted_rules = "rules-TOTAL_FORMS" in request.POST
+            if posted_rules:
+                rules = PlacementRuleFormSet(request.POST, prefix="rules", organisation=organisation)
+            else:
+                rules = PlacementRuleFormSet(initial=rules_initial(organisation), prefix="rules", organisation=organisation)
+            if form.is_valid() and (not posted_rules or rules.is_valid()):
                 try:
-                    update, issued_code = code_actions.azure_ad_settings_save(
-                        acting=acting, organisation=organisation, settings=form.settings()
-                    )
+                    # Settings and rules are one save: a refused rule stores no setting either.
+                    with transaction.atomic():
+                        update, issued_code = code_actions.azure_ad_settings_save(
+                            acting=acting, organisation=organisation, settings=form.settings()
+                        )
+                        placed = (
+                            placement_rules_save(acting=acting, organisation=organisation, specs=rules.specs())
+                            if posted_rules
+                            else RulesSaved(changed=False, moved=0)
+                        )
                 except ValidationError as exc:
                     # The organisation changed between the form's checks and the locked write.
                     form.add_error(None, exc)
                 else:
                     change_message = []
-                    if update.changed_fields:
-                        change_message.append({"changed": {"fields": update.changed_fields}})
+                    fields = [*update.changed_fields, *(["Placement rules"] if placed.changed else [])]
+                    if fields:
+                        change_message.append({"changed": {"fields": fields}})
                     if issued_code:
                         change_message.append({"added": {"name": CODE_NAME, "object": str(issued_code)}})
                     if change_message:
@@ -100,12 +118,39 @@ class AzureADPageMixin:
                         )
                     else:
                         messages.success(request, "The Azure AD settings were saved.")
+                    if placed.changed:
+                        noun = "person was" if placed.moved == 1 else "people were"
+                        messages.info(request, f"The placement rules were saved: {placed.moved} {noun} placed again.")
                     return HttpResponseRedirect(request.path)
         else:
             form = AzureADForm(organisation=organisation, acting=acting)
-        return TemplateResponse(request, self.azure_ad_template, self._azure_ad_context(request, organisation, form))
+            rules = PlacementRuleFormSet(
+                initial=self._rules_initial(request, organisation), prefix="rules", organisation=organisation
+            )
+        return TemplateResponse(
+            request, self.azure_ad_template, self._azure_ad_context(request, organisation, form, rules)
+        )
 
-    def _azure_ad_context(self, request, organisation: Organisation, form: AzureADForm) -> dict:
+    def _rules_initial(self, request, organisation: Organisation) -> list[dict]:
+        """The stored rules, plus the row an "add rule" link of the report asked for."""
+        initial = rules_initial(organisation)
+        department_value = request.GET.get("add_department", "").strip()[:256]
+        group = None
+        if request.GET.get("add_group"):
+            try:
+                group = ScimGroup.objects.filter(organisation=organisation, pk=request.GET["add_group"]).first()
+            except ValidationError:
+                group = None  # not a group id: there is nothing to add
+        added = None
+        if department_value:
+            added = {"kind": PlacementRule.Kind.DEPARTMENT, "department_value": department_value}
+        elif group is not None:
+            added = {"kind": PlacementRule.Kind.GROUP, "group": group.pk}
+        if added:
+            initial.append({**added, "ORDER": len(initial) + 1})
+        return initial
+
+    def _azure_ad_context(self, request, organisation: Organisation, form: AzureADForm, rules) -> dict:
         fieldsets = [
             ("Azure SSO", {"fields": ["azure_sso_enabled", "azure_tenant_id"]}),
             ("User Creation Details", {"fields": ["provisioning_enabled", "default_department", "default_section"]}),
@@ -131,6 +176,9 @@ class AzureADPageMixin:
             "has_view_permission": True,
             "has_change_permission": True,
             "media": self.media + form.media,
+            "rules": rules,
+            "has_errors": bool(form.errors) or (rules.is_bound and rules.total_error_count() > 0),
+            "report": placement_report(organisation=organisation),
             "codes": codes,
             "current_code": current,
             "last_reveal": last_reveal,

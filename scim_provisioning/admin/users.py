@@ -1,7 +1,11 @@
 """The user admin with Entra ID's side of each person: who manages them, and their timeline."""
 from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.contrib.admin.utils import unquote
+from django.http import Http404, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
 from organisations.actions import user_snapshot
 from organisations.admin.scoping import acting_for
@@ -9,6 +13,8 @@ from organisations.admin.users import UserAdmin
 from organisations.models import User
 
 from ..activity.panels import render_user_timeline
+from ..models import ScimUser
+from ..placement.actions import placement_release
 from ..users.actions import (
     managed_user_errors,
     managed_user_update,
@@ -46,7 +52,7 @@ class ProvisioningUserAdmin(UserAdmin):
     list_display = (*UserAdmin.list_display, "provisioned_by_entra")
     list_filter = (*UserAdmin.list_filter, ProvisionedFilter)
     list_select_related = (*UserAdmin.list_select_related, "scim")
-    readonly_fields = (*UserAdmin.readonly_fields, "provisioning_timeline", "sign_in_method")
+    readonly_fields = (*UserAdmin.readonly_fields, "provisioning_timeline", "sign_in_method", "placement")
     actions = ["detach_from_entra"]
 
     class Media:
@@ -65,6 +71,45 @@ class ProvisioningUserAdmin(UserAdmin):
     def sign_in_method(self, obj):
         return "None: signs in with Microsoft"
 
+    @admin.display(description="Placed by")
+    def placement(self, obj):
+        scim_user = ScimUser.objects.filter(user=obj).select_related("placement_rule").first()
+        if scim_user is None:
+            return "-"
+        if scim_user.placement == ScimUser.Placement.RULE and scim_user.placement_rule is not None:
+            return f"Placement rule {scim_user.placement_rule.position}: {scim_user.placement_rule.condition}"
+        if scim_user.placement != ScimUser.Placement.BY_HAND:
+            return "Entra ID: the Default Department and Section, as no placement rule matches"
+        release_url = reverse(f"{self.admin_site.name}:organisations_user_placement_release", args=[obj.pk])
+        # A submit button of the change form itself, posting to its own URL: forms cannot nest.
+        return format_html(
+            'Moved by hand: placement rules leave this person here. '
+            '<button type="submit" class="button" formaction="{}" formnovalidate name="_release_placement">'
+            "Let Entra ID place this person</button>",
+            release_url,
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<id>/placement/release/",
+                self.admin_site.admin_view(self.placement_release_view),
+                name="organisations_user_placement_release",
+            ),
+            *super().get_urls(),
+        ]
+
+    @method_decorator(require_POST)
+    def placement_release_view(self, request, id):
+        user = self.get_object(request, unquote(id))
+        if user is None or not self.has_change_permission(request, user):
+            raise Http404("No such user.")
+        if placement_release(acting=acting_for(request), user=user):
+            messages.success(request, f"Entra ID places {user} again, by the placement rules or the defaults.")
+        else:
+            messages.info(request, f"Entra ID already places {user}.")
+        return HttpResponseRedirect(reverse(f"{self.admin_site.name}:organisations_user_change", args=[user.pk]))
+
     def _managed(self, obj) -> bool:
         return obj is not None and obj.pk is not None and scim_user_is_managed(obj)
 
@@ -74,6 +119,10 @@ class ProvisioningUserAdmin(UserAdmin):
             return fieldsets
         fieldsets.append(("Provisioning", {"fields": ("provisioning_timeline",)}))
         if self._managed(obj):
+            fieldsets = [
+                (name, {**options, "fields": (*options["fields"], "placement")}) if name == "Organisation" else (name, options)
+                for name, options in fieldsets
+            ]
             name, options = fieldsets[0]
             fields = tuple("sign_in_method" if field == "password" else field for field in options["fields"])
             fieldsets[0] = (name, {**options, "fields": fields, "description": MANAGED_NOTE})

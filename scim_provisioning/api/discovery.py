@@ -1,8 +1,8 @@
 """Discovery documents (RFC 7644 §4, RFC 7643 §5–§7): what this server really supports.
 
-PATCH and filters yes; bulk, changePassword, sorting and ETags no; Users only (group
-provisioning is not supported, so there is no Group resource type); one authentication
-scheme, the organisation's Provisioning Authentication Code as an OAuth bearer token.
+PATCH and filters yes; bulk, changePassword, sorting and ETags no; Users and Groups (the
+groups placement rules use); one authentication scheme, the organisation's Provisioning
+Authentication Code as an OAuth bearer token.
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from ..protocol.constants import (
     ENTERPRISE_USER_URN,
+    GROUP_URN,
     RESOURCE_TYPE_URN,
     SCHEMA_URN,
     SERVICE_PROVIDER_CONFIG_URN,
@@ -19,6 +20,7 @@ from ..protocol.schema import (
     BOOLEAN,
     COMPLEX,
     ENTERPRISE_USER,
+    GROUP,
     INTEGER,
     READ_ONLY,
     REFERENCE,
@@ -165,6 +167,7 @@ SCHEMA_SCHEMA = Schema(
 SCHEMAS: tuple[Schema, ...] = (
     USER,
     ENTERPRISE_USER,
+    GROUP,
     SERVICE_PROVIDER_CONFIG_SCHEMA,
     RESOURCE_TYPE_SCHEMA,
     SCHEMA_SCHEMA,
@@ -185,7 +188,7 @@ def schema_document_for(urn: str, locate: Locate) -> dict | None:
 
 
 def user_resource_type(locate: Locate) -> dict:
-    """Return the only resource type served: User, with the enterprise extension."""
+    """Return the User resource type, with the enterprise extension."""
     return {
         "schemas": [RESOURCE_TYPE_URN],
         "id": "User",
@@ -196,6 +199,24 @@ def user_resource_type(locate: Locate) -> dict:
         "schemaExtensions": [{"schema": ENTERPRISE_USER_URN, "required": False}],
         "meta": {"resourceType": "ResourceType", "location": locate("/ResourceTypes/User")},
     }
+
+
+def group_resource_type(locate: Locate) -> dict:
+    """Return the Group resource type: Entra ID's groups, which placement rules can use."""
+    return {
+        "schemas": [RESOURCE_TYPE_URN],
+        "id": "Group",
+        "name": "Group",
+        "endpoint": "/Groups",
+        "description": "Groups of the organisation's people, provisioned from Microsoft Entra ID.",
+        "schema": GROUP_URN,
+        "meta": {"resourceType": "ResourceType", "location": locate("/ResourceTypes/Group")},
+    }
+
+
+def resource_types(locate: Locate) -> list[dict]:
+    """Return every resource type served, by name order."""
+    return [group_resource_type(locate), user_resource_type(locate)]
 
 
 def service_provider_config(locate: Locate) -> dict:

@@ -1,6 +1,6 @@
 """An OpenAPI 3.1 description of the SCIM API (RFC 7644 §3), for tools and API fuzzers.
 
-The User and Enterprise User shapes are generated from the protocol schema (``protocol.schema``),
+The User, Enterprise User and Group shapes are generated from the protocol schema (``protocol.schema``),
 so the description follows the attributes the server actually knows. It stays deliberately open
 (additional properties allowed) where SCIM is: unknown attributes are ignored, not refused.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..protocol.constants import (
     ENTERPRISE_USER_URN,
     ERROR_URN,
+    GROUP_URN,
     LIST_RESPONSE_URN,
     PATCH_OP_URN,
     SCIM_MEDIA_TYPE,
@@ -21,6 +22,7 @@ from ..protocol.schema import (
     DATE_TIME,
     DECIMAL,
     ENTERPRISE_USER,
+    GROUP,
     INTEGER,
     READ_ONLY,
     REFERENCE,
@@ -30,6 +32,7 @@ from ..protocol.schema import (
     Attribute,
     Schema,
 )
+from ..protocol.groups import MAX_MEMBERS
 from .discovery import MAX_RESULTS
 
 # Request bodies may be declared either way (Entra sends application/scim+json).
@@ -87,6 +90,18 @@ def _user_schema() -> dict:
         "oneOf": [{"type": "string"}, {k: v for k, v in manager.items() if k != "description"}],
     }
     return {"type": "object", "properties": properties}
+
+
+def _group_schema() -> dict:
+    return {
+        "type": "object",
+        "properties": {
+            "schemas": {"type": "array", "items": {"type": "string"}, "examples": [[GROUP_URN]]},
+            "id": {"type": "string", "readOnly": True, "description": "The server's stable id of the group."},
+            **_properties(GROUP),
+            "meta": {"type": "object", "readOnly": True},
+        },
+    }
 
 
 def _error_schema() -> dict:
@@ -168,6 +183,16 @@ _ENTRA_USER = {
     "name": {"formatted": "Alice Smith", "familyName": "Smith", "givenName": "Alice"},
     ENTERPRISE_USER_URN: {"employeeNumber": "1001", "department": "Finance"},
 }
+_ENTRA_GROUP = {
+    "schemas": [GROUP_URN],
+    "externalId": "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159",
+    "displayName": "Nurses-Ward5",
+    "meta": {"resourceType": "Group"},
+}
+_ENTRA_GROUP_PATCH = {
+    "schemas": [PATCH_OP_URN],
+    "Operations": [{"op": "Add", "path": "members", "value": [{"$ref": None, "value": "<id of a User>"}]}],
+}
 _ENTRA_PATCH = {
     "schemas": [PATCH_OP_URN],
     "Operations": [
@@ -206,9 +231,9 @@ def openapi_document(base_url: str) -> dict:
             "title": "Prompt SCIM 2.0 API",
             "version": "2.0",
             "description": (
-                "SCIM 2.0 (RFC 7643, RFC 7644) Users endpoint that Microsoft Entra ID provisions into. "
+                "SCIM 2.0 (RFC 7643, RFC 7644) Users and Groups endpoint that Microsoft Entra ID provisions into. "
                 "Authenticate with the organisation's Provisioning Authentication Code as a bearer token. "
-                "Group provisioning is not supported: /Groups always answers an empty list."
+                "Groups (displayName, externalId, members) are provisioned too; placement rules use them."
             ),
         },
         "servers": [{"url": base_url}],
@@ -309,10 +334,47 @@ def openapi_document(base_url: str) -> dict:
             "/Groups": {
                 "get": {
                     "operationId": "listGroups",
-                    "summary": "Always an empty list, so that Entra's probe for a random group succeeds",
-                    "parameters": [{"name": "filter", "in": "query", "required": False, "schema": {"type": "string"}}],
-                    "responses": _responses(**{"200": _ok("No groups.", _list_schema({"type": "object"}))}),
-                }
+                    "summary": "Query Groups (Entra looks them up with displayName eq \"…\" and excludedAttributes=members)",
+                    "parameters": [
+                        {
+                            "name": "filter",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string"},
+                            "examples": {"lookup": {"value": 'displayName eq "Nurses-Ward5"'}},
+                        },
+                        {"name": "startIndex", "in": "query", "required": False, "schema": {"type": "integer"}},
+                        {"name": "count", "in": "query", "required": False, "schema": {"type": "integer"}},
+                        *_PROJECTION,
+                    ],
+                    "responses": _responses(**{"200": _ok("A page of Groups.", _list_schema(_ref("Group")))}),
+                },
+                "post": {
+                    "operationId": "createGroup",
+                    "summary": "Create a Group, with its members",
+                    "requestBody": _body({"allOf": [_ref("Group"), {"required": ["displayName"]}]}, _ENTRA_GROUP),
+                    "responses": _responses(**{"201": _ok("The created Group.", _ref("Group"))}),
+                },
+            },
+            "/Groups/{id}": {
+                "parameters": [{**_ID, "description": "The Group's id."}],
+                "get": {
+                    "operationId": "getGroup",
+                    "summary": "Read a Group",
+                    "parameters": _PROJECTION,
+                    "responses": _responses(**{"200": _ok("The Group.", _ref("Group"))}),
+                },
+                "patch": {
+                    "operationId": "patchGroup",
+                    "summary": f"Change a Group's name, external id or members (atomic; at most {MAX_MEMBERS} members)",
+                    "requestBody": _body(_ref("PatchOp"), _ENTRA_GROUP_PATCH),
+                    "responses": _responses(**{"204": {"description": "Changed."}}),
+                },
+                "delete": {
+                    "operationId": "deleteGroup",
+                    "summary": "Delete a Group (its members stay)",
+                    "responses": _responses(**{"204": {"description": "Deleted."}}),
+                },
             },
         },
         "components": {
@@ -326,6 +388,11 @@ def openapi_document(base_url: str) -> dict:
                     ),
                 }
             },
-            "schemas": {"User": _user_schema(), "PatchOp": _patch_schema(), "Error": _error_schema()},
+            "schemas": {
+                "User": _user_schema(),
+                "Group": _group_schema(),
+                "PatchOp": _patch_schema(),
+                "Error": _error_schema(),
+            },
         },
     }

@@ -26,6 +26,11 @@ from ..models import ScimRequest, ScimUser
 from ..protocol.errors import NotFoundError, NotSupportedError
 from ..protocol.filters import parse_filter
 from ..protocol.messages import list_response, parse_pagination
+from ..groups import actions as group_actions
+from ..groups import selectors as group_selectors
+from ..groups.resource import group_resource
+from ..models import ScimGroup
+from ..protocol.groups import project_group
 from ..protocol.resource import project
 from ..users import actions, mapping, selectors
 from . import discovery, metrics
@@ -245,17 +250,17 @@ class ResourceTypesView(ScimView):
     metric_kinds = {"GET": metrics.DISCOVERY}
 
     def get(self, request):
-        resource_types = [discovery.user_resource_type(self.absolute)]
-        return Response(_complete_list(resource_types))
+        return Response(_complete_list(discovery.resource_types(self.absolute)))
 
 
 class ResourceTypeView(ScimView):
     metric_kinds = {"GET": metrics.DISCOVERY}
 
     def get(self, request, name: str):
-        if name != "User":
+        found = next((rt for rt in discovery.resource_types(self.absolute) if rt["id"] == name), None)
+        if found is None:
             raise NotFoundError(f"Resource type {name[:64]!r} not found.")
-        return Response(discovery.user_resource_type(self.absolute))
+        return Response(found)
 
 
 class SchemasView(ScimView):
@@ -279,21 +284,103 @@ def _complete_list(resources: list[dict]) -> dict:
     return list_response(resources, total_results=len(resources), start_index=1, items_per_page=len(resources))
 
 
-class GroupsView(ScimView):
-    """``/Groups``: always empty, so Entra's probe for a random group succeeds.
+class GroupViewMixin:
+    """Group representations for ``/Groups`` views, with RFC 7644 §3.9 projection."""
 
-    Group provisioning is not supported (there is no Group resource type), but Test Connection
-    and provisioning cycles may still look up a random group; a 404 or 501 would fail them.
-    """
+    def _projection(self) -> tuple[list[str], list[str]]:
+        params = self.request.query_params
+        return _listed(params.get("attributes")), _listed(params.get("excludedAttributes"))
 
-    metric_kinds = {"GET": metrics.DISCOVERY}
+    def wants_members(self) -> bool:
+        # Entra always asks for excludedAttributes=members: then the members are not even read.
+        attributes, excluded = self._projection()
+        probe = project_group({"members": []}, attributes=attributes, excluded=excluded)
+        return "members" in probe
+
+    def group_body(self, group: ScimGroup, member_ids: list | None) -> dict:
+        body = group_resource(
+            group,
+            member_ids=member_ids,
+            group_location=lambda pk: self.absolute(f"/Groups/{pk}"),
+            user_location=self.user_location,
+        )
+        attributes, excluded = self._projection()
+        return project_group(body, attributes=attributes, excluded=excluded) if attributes or excluded else body
+
+    def group_written(self, write: group_actions.ScimGroupWrite) -> None:
+        self.audit = Audit(write.action, None, write.changes, write.ignored)
+
+
+class GroupsView(GroupViewMixin, ScimView):
+    """``/Groups``: query (Entra's lookups by displayName) and create."""
+
+    metric_kinds = {"POST": metrics.CREATE}
+
+    def metric_kind(self, request) -> str:
+        if request.method == "GET":
+            return metrics.LOOKUP if request.query_params.get("filter") else metrics.LIST
+        return super().metric_kind(request)
 
     def get(self, request):
-        return Response(_complete_list([]))
+        params = request.query_params
+        text = (params.get("filter") or "").strip()
+        start_index, count = parse_pagination(
+            params.get("startIndex"),
+            params.get("count"),
+            default_count=discovery.MAX_RESULTS,
+            max_count=discovery.MAX_RESULTS,
+        )
+        page, total = group_selectors.scim_group_list(
+            acting=self.acting, filter_expr=parse_filter(text) if text else None, start_index=start_index, count=count
+        )
+        members = group_selectors.scim_group_member_ids(groups=page) if self.wants_members() else {}
+        self.audit.action = ScimRequest.Action.READ
+        return Response(
+            list_response(
+                [self.group_body(group, members.get(group.pk)) for group in page],
+                total_results=total,
+                start_index=start_index,
+                items_per_page=len(page),
+            )
+        )
+
+    def post(self, request):
+        write = group_actions.scim_group_create(acting=self.acting, body=request.data)
+        self.group_written(write)
+        members = group_selectors.scim_group_member_ids(groups=[write.group])[write.group.pk]
+        return Response(
+            self.group_body(write.group, members),
+            status=status.HTTP_201_CREATED,
+            headers={"Location": self.absolute(f"/Groups/{write.group.pk}")},
+        )
+
+
+class GroupView(GroupViewMixin, ScimView):
+    """``/Groups/{id}``: read, patch and delete one group.
+
+    A PATCH answers 204 No Content, as Microsoft asks of group PATCHes: returning every member
+    of a large group on each membership change is "not advisable" (MS-DEV, Group Operations).
+    """
+
+    metric_kinds = {"GET": metrics.READ, "PATCH": metrics.UPDATE, "DELETE": metrics.DELETE}
+
+    def get(self, request, scim_id: str):
+        group = group_selectors.scim_group_get(acting=self.acting, scim_id=scim_id)
+        members = group_selectors.scim_group_member_ids(groups=[group])[group.pk] if self.wants_members() else None
+        self.audit = Audit(ScimRequest.Action.READ)
+        return Response(self.group_body(group, members))
+
+    def patch(self, request, scim_id: str):
+        self.group_written(group_actions.scim_group_patch(acting=self.acting, scim_id=scim_id, body=request.data))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def delete(self, request, scim_id: str):
+        self.group_written(group_actions.scim_group_delete(acting=self.acting, scim_id=scim_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class NotFoundView(ScimView):
-    """Any other path under the base URL, and any single group: a SCIM 404 for every method."""
+    """Any other path under the base URL: a SCIM 404 for every method."""
 
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
 

@@ -80,7 +80,10 @@ def active_codes_q(now=None) -> Q:
 # What a SCIM request reads of its code and organisation; any other field loads on first access.
 _CODE_COLUMNS = ("id", "organisation_id", "digest", "last_characters", "created_at", "last_used_at", "expires_at")
 # Shared with the access-token lookup (oauth.tokens), so both credentials load the same organisation.
-ORGANISATION_COLUMNS = ("id", "agency_id", "name", "slug", "provisioning_enabled", "default_department_id", "default_section_id")
+ORGANISATION_COLUMNS = (
+    "id", "agency_id", "name", "slug", "provisioning_enabled", "default_department_id", "default_section_id",
+    "placement_by_rules",
+)
 
 
 @functools.cache

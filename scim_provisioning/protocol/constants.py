@@ -7,6 +7,7 @@ from __future__ import annotations
 
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_USER_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 LIST_RESPONSE_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"

@@ -1,4 +1,4 @@
-"""The User schema (RFC 7643 §4.1) and Enterprise User extension (§4.3), declared as data.
+"""The User (RFC 7643 §4.1) and Group (§4.2) schemas and the Enterprise User extension (§4.3), as data.
 
 Attribute characteristics follow RFC 7643 §2.2 and the machine-readable
 definitions in §8.7.1 and §8.7.2. ``schema_document`` renders a schema in the
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .constants import ENTERPRISE_USER_URN, SCHEMA_URN, USER_URN
+from .constants import ENTERPRISE_USER_URN, GROUP_URN, SCHEMA_URN, USER_URN
 
 # Attribute data types (RFC 7643 §2.3).
 STRING = "string"
@@ -293,6 +293,38 @@ ENTERPRISE_USER = Schema(
                     "$ref", REFERENCE, reference_types=("User",), description="The URI of the manager's User resource."
                 ),
                 _string("displayName", "The manager's display name.", mutability=READ_ONLY),
+            ),
+        ),
+    ),
+)
+
+GROUP = Schema(
+    urn=GROUP_URN,
+    name="Group",
+    description="A group of users provisioned from Microsoft Entra ID, which placement rules can use.",
+    attributes=(
+        _string(
+            "displayName",
+            "The group's name; unique within the organisation, compared case-insensitively.",
+            required=True,
+            uniqueness=SERVER,
+        ),
+        _string("externalId", "The identifier the provisioning client uses for the group.", case_exact=True),
+        Attribute(
+            "members",
+            COMPLEX,
+            multi_valued=True,
+            description="The users in the group.",
+            sub_attributes=(
+                _string("value", "The id of a User of this organisation.", case_exact=True, mutability=IMMUTABLE),
+                Attribute(
+                    "$ref",
+                    REFERENCE,
+                    mutability=IMMUTABLE,
+                    reference_types=("User",),
+                    description="The URI of the member's User resource.",
+                ),
+                _string("type", "The member's resource type.", mutability=IMMUTABLE, canonical_values=("User",)),
             ),
         ),
     ),

@@ -29,7 +29,9 @@ from organisations.audit import audit_record
 from organisations.models import User
 from organisations.usernames import name_key, user_name_problem
 
+from ..groups.actions import scim_groups_leave
 from ..models import ScimRequest, ScimUser
+from ..placement.actions import placement_department_changed, placement_mark_by_hand, placement_refresh
 from ..protocol.constants import ENTERPRISE_USER_URN
 from ..protocol.errors import InvalidValueError, ScimError, UniquenessError
 from ..protocol.patch import apply_patch, normalise_patch
@@ -153,11 +155,14 @@ def _write_resource(
     elif scim_changed or user_changed:
         # auto_now sets last_modified on save; naming it keeps the UPDATE to what changed.
         scim_user.save(update_fields=[*scim_changed, "last_modified"])
-    changes = mapping.changes_between(old, mapping.canonical_resource(scim_user))
+    new = mapping.canonical_resource(scim_user)
+    changes = mapping.changes_between(old, new)
     try:
         user_update(acting=acting, user=user, before=before, details=changes, action=action)
     except ValidationError as exc:
         raise _as_scim_error(exc) from None
+    if placement_department_changed(old, new):
+        placement_refresh(acting=acting, organisation=acting.organisation, scim_user_ids=[scim_user.pk])
     if before["is_active"] != user.is_active:
         request_action = ScimRequest.Action.REACTIVATED if user.is_active else ScimRequest.Action.DEACTIVATED
     else:
@@ -213,6 +218,7 @@ def _scim_user_new(*, acting: Actor, resource: dict, values: dict[str, str]) -> 
         raise _as_scim_error(exc) from None
     scim_user.user = user
     scim_user.save(force_insert=True)
+    placement_refresh(acting=acting, organisation=organisation, scim_user_ids=[scim_user.pk])
     return scim_user, changes
 
 
@@ -232,6 +238,13 @@ def _scim_user_take_back(*, acting: Actor, resource: dict, user_name: str) -> tu
             if scim_user is None:
                 logger.info("SCIM adopts the existing user %s of organisation %s", holder.pk, acting.organisation.slug)
                 scim_user, action = ScimUser(user=holder), "user.adopted"
+                organisation = acting.organisation
+                if (holder.department_id, holder.section_id) != (
+                    organisation.default_department_id,
+                    organisation.default_section_id,
+                ):
+                    # Whoever put the person there did so by hand; the rules leave them there.
+                    scim_user.placement = ScimUser.Placement.BY_HAND
             elif scim_user.deleted_at is not None:
                 logger.info("SCIM restores the deleted user %s of organisation %s", holder.pk, acting.organisation.slug)
                 scim_user.user, action = holder, "user.restored"
@@ -292,6 +305,7 @@ def scim_user_delete(*, acting: Actor, scim_id: object) -> ScimUserWrite:
     scim_user.save(update_fields=["deleted_at", "last_modified"])
     # The deleted user's reports would otherwise name a manager every request answers 404 for.
     ScimUser.objects.filter(manager=scim_user).update(manager=None)
+    scim_groups_leave(scim_user=scim_user)
     user_update(acting=acting, user=user, before=before, details={}, action="user.deleted")
     return ScimUserWrite(scim_user, ScimRequest.Action.DELETED, {})
 
@@ -315,6 +329,7 @@ def scim_user_detach(*, acting: Actor, user: User) -> bool:
     if scim_user is None:
         return False
     ScimUser.objects.filter(manager=scim_user).update(manager=None)
+    scim_groups_leave(scim_user=scim_user)
     scim_id = scim_user.pk
     scim_user.delete()
     audit_record(
@@ -357,8 +372,13 @@ def managed_user_update(*, acting: Actor, user: User) -> dict:
     """Save a person edited in the admin, keeping to Entra ID's fields if it manages them."""
     stored = access_user(acting=acting, user_id=user.pk, for_update=True)
     before = user_snapshot(stored)
-    if scim_user_is_managed(stored):
+    managed = scim_user_is_managed(stored)
+    if managed:
         errors = managed_user_errors(before=before, user=user)
         if errors:
             raise ValidationError(errors)
-    return user_update(acting=acting, user=user, before=before)
+    changes = user_update(acting=acting, user=user, before=before)
+    if managed and (before["department_id"], before["section_id"]) != (user.department_id, user.section_id):
+        # Moved by hand: placement rules leave the person here until an admin lets Entra ID place them.
+        placement_mark_by_hand(user=user)
+    return changes

@@ -26,8 +26,9 @@ Action = ScimRequest.Action
 # Every query the Azure AD page makes with the panel, whatever the history's size: session, user,
 # organisation, the form's current defaults, sign-in domains and choices, codes and last reveal,
 # the recent changes, the OAuth client and its secrets, and the panel's four (five when a failure
-# names its user only by path).
-PAGE_QUERIES = 18
+# names its user only by path); the placement rules' rows and the choices of their selects (four),
+# and their report (four).
+PAGE_QUERIES = 26
 
 
 def signed_in(user) -> Client:

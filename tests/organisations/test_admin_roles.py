@@ -407,4 +407,5 @@ def test_admin_cannot_add_organisations_or_see_agencies(world):
     assert client.get(reverse("admin:organisations_agency_changelist")).status_code == 403
     index = client.get(reverse("admin:index"))
     models = {m["object_name"] for app in index.context["app_list"] for m in app["models"]}
-    assert models == {"Organisation", "Department", "Section", "User"}
+    # Entra ID's groups are listed too, read-only.
+    assert models == {"Organisation", "Department", "Section", "User", "ScimGroup"}

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from .conftest import BASE, ENTERPRISE, LIST, USER_URN, error, list_of
 
+GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
 LOCATION = f"http://testserver{BASE}"
 
 
@@ -52,10 +54,22 @@ USER_RESOURCE_TYPE = {
 }
 
 
-def test_resource_types_list_only_users(scim_client):
-    assert scim_client.get(f"{BASE}/ResourceTypes").json() == list_of(USER_RESOURCE_TYPE)
+GROUP_RESOURCE_TYPE = {
+    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+    "id": "Group",
+    "name": "Group",
+    "endpoint": "/Groups",
+    "description": "Groups of the organisation's people, provisioned from Microsoft Entra ID.",
+    "schema": GROUP_URN,
+    "meta": {"resourceType": "ResourceType", "location": f"{LOCATION}/ResourceTypes/Group"},
+}
+
+
+def test_resource_types_list_groups_and_users(scim_client):
+    assert scim_client.get(f"{BASE}/ResourceTypes").json() == list_of(GROUP_RESOURCE_TYPE, USER_RESOURCE_TYPE)
     assert scim_client.get(f"{BASE}/ResourceTypes/User").json() == USER_RESOURCE_TYPE
-    assert scim_client.get(f"{BASE}/ResourceTypes/Group").json() == error(404, "Resource type 'Group' not found.")
+    assert scim_client.get(f"{BASE}/ResourceTypes/Group").json() == GROUP_RESOURCE_TYPE
+    assert scim_client.get(f"{BASE}/ResourceTypes/Device").json() == error(404, "Resource type 'Device' not found.")
 
 
 def test_schemas(scim_client):
@@ -63,10 +77,11 @@ def test_schemas(scim_client):
 
     body = response.json()
     assert body["schemas"] == [LIST]
-    assert (body["totalResults"], body["itemsPerPage"], body["startIndex"]) == (5, 5, 1)
+    assert (body["totalResults"], body["itemsPerPage"], body["startIndex"]) == (6, 6, 1)
     assert [(s["id"], s["name"]) for s in body["Resources"]] == [
         (USER_URN, "User"),
         (ENTERPRISE, "EnterpriseUser"),
+        (GROUP_URN, "Group"),
         ("urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig", "ServiceProviderConfig"),
         ("urn:ietf:params:scim:schemas:core:2.0:ResourceType", "ResourceType"),
         ("urn:ietf:params:scim:schemas:core:2.0:Schema", "Schema"),
@@ -95,12 +110,25 @@ def test_schemas(scim_client):
     assert scim_client.get(f"{BASE}/Schemas/urn:nope").json() == error(404, "Schema 'urn:nope' not found.")
 
 
+def test_group_schema_is_what_the_gallery_checks_read(scim_client):
+    # Microsoft's gallery suite fails every group test unless /Schemas has the Group schema.
+    group = scim_client.get(f"{BASE}/Schemas/{GROUP_URN}").json()
+
+    assert group["id"] == GROUP_URN
+    assert [a["name"] for a in group["attributes"]] == ["displayName", "externalId", "members"]
+    display_name = group["attributes"][0]
+    assert (display_name["required"], display_name["caseExact"], display_name["uniqueness"]) == (True, False, "server")
+    members = group["attributes"][2]
+    assert [(sub["name"], sub["mutability"]) for sub in members["subAttributes"]] == [
+        ("value", "immutable"), ("$ref", "immutable"), ("type", "immutable"),
+    ]
+
+
 def test_groups_probe_answers_an_empty_list(scim_client):
     response = scim_client.get(f'{BASE}/Groups?filter=displayName+eq+%22{"0f0e"}%22&excludedAttributes=members')
 
     assert response.status_code == 200
     assert response.json() == list_of()
     missing = scim_client.get(f"{BASE}/Groups/5b2b8c5e-6f0e-4e0c-9d5a-0c6b8a6f1e2d")
-    assert missing.json() == error(
-        404, "No SCIM endpoint or resource at /api/authentication/scim/Groups/5b2b8c5e-6f0e-4e0c-9d5a-0c6b8a6f1e2d."
-    )
+    assert missing.status_code == 404
+    assert missing.json() == error(404, "Group '5b2b8c5e-6f0e-4e0c-9d5a-0c6b8a6f1e2d' not found.")

@@ -1,4 +1,4 @@
-/* The Azure AD page: Default Section follows Default Department; reveal and copy the code. */
+/* The Azure AD page: Default Section follows Default Department; placement rule rows; reveal and copy the code. */
 'use strict';
 {
     function followDepartment(department, section) {
@@ -14,6 +14,44 @@
         }
         department.addEventListener('change', apply);
         apply();
+    }
+
+    function followKind(row) {
+        // A rule shows the input its kind reads: the group, or the department value.
+        const kind = row.querySelector('select[name$="-kind"]');
+        const group = row.querySelector('select[name$="-group"]');
+        const value = row.querySelector('input[name$="-department_value"]');
+        if (!kind || !group || !value) {
+            return;
+        }
+        function apply() {
+            group.hidden = kind.value !== 'group';
+            value.hidden = kind.value !== 'department';
+        }
+        kind.addEventListener('change', apply);
+        apply();
+    }
+
+    function setUpRules(fieldset) {
+        fieldset.querySelectorAll('tr.placement-rule').forEach(followKind);
+        const add = fieldset.querySelector('#add-placement-rule');
+        const template = fieldset.querySelector('#placement-rule-template');
+        const total = fieldset.querySelector('input[name="rules-TOTAL_FORMS"]');
+        const rows = fieldset.querySelector('#placement-rule-rows');
+        if (!add || !template || !total || !rows) {
+            return;
+        }
+        add.addEventListener('click', () => {
+            const index = Number(total.value);
+            const html = template.innerHTML.replaceAll('__prefix__', String(index));
+            const holder = document.createElement('tbody');
+            holder.innerHTML = html;
+            const row = holder.querySelector('tr');
+            rows.appendChild(row);
+            total.value = String(index + 1);
+            followKind(row);
+            row.querySelector('select[name$="-kind"]').focus();
+        });
     }
 
     function csrfToken() {
@@ -139,6 +177,10 @@
         const section = document.getElementById('id_default_section');
         if (department && section) {
             followDepartment(department, section);
+        }
+        const rules = document.getElementById('placement-rules');
+        if (rules) {
+            setUpRules(rules);
         }
         const panel = document.getElementById('provisioning-code-panel');
         if (panel) {

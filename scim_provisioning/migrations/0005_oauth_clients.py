@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('organisations', '0002_trust_boundary'),
-        ('scim_provisioning', '0003_person_owns_organisation'),
+        ('scim_provisioning', '0004_groups'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
