@@ -32,6 +32,7 @@ from ..codes.actions import ProvisioningNotEnabledError
 from ..models import OAuthClient, OAuthClientSecret
 from ..oauth import actions as oauth_actions
 from ..oauth.tokens import active_secrets_q
+from ..placement.forms import PlacementRuleFormSet, rules_initial
 
 TOKEN_PATH = "api/authentication/oauth2/token"
 
@@ -141,12 +142,17 @@ class OAuthClientPageMixin:
             "client_revoke_url": self._azure_ad_url(organisation, "azure_ad_client_revoke"),
         }
 
-    def _azure_ad_context(self, request, organisation: Organisation, form) -> dict:
-        return {**super()._azure_ad_context(request, organisation, form), **self._oauth_client_context(request, organisation)}
+    def _azure_ad_context(self, request, organisation: Organisation, form, rules) -> dict:
+        return {
+            **super()._azure_ad_context(request, organisation, form, rules),
+            **self._oauth_client_context(request, organisation),
+        }
 
     def _page(self, request, organisation: Organisation, **extra) -> TemplateResponse:
+        """The Azure AD page as a GET shows it, with ``extra`` (a new secret, a bound client form)."""
         form = AzureADForm(organisation=organisation, acting=acting_for(request))
-        context = {**self._azure_ad_context(request, organisation, form), **extra}
+        rules = PlacementRuleFormSet(initial=rules_initial(organisation), prefix="rules", organisation=organisation)
+        context = {**self._azure_ad_context(request, organisation, form, rules), **extra}
         return TemplateResponse(request, self.azure_ad_template, context)
 
     @method_decorator(require_POST)
