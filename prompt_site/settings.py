@@ -77,6 +77,11 @@ TEMPLATES = [
 # --- Database --------------------------------------------------------------------------------
 # SQLite is the embedded default; production sets DATABASE_URL=postgres://...
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Every transaction takes SQLite's write lock when it begins, waiting for it up to the
+    # timeout: several app processes then queue their writes instead of failing at once when a
+    # read inside a transaction has to become a write (the brake's count, for one).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("transaction_mode", "IMMEDIATE")
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0 if DEBUG else 600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
 # On PostgreSQL the SCIM request log is written in batches by a background thread, through a
@@ -167,6 +172,20 @@ PROVISIONING_ACCESS_TOKEN_SECONDS = env.int("PROVISIONING_ACCESS_TOKEN_SECONDS",
 PROVISIONING_CLIENT_SECRET_DAYS = env.int("PROVISIONING_CLIENT_SECRET_DAYS", default=365)
 # Days of SCIM request history kept; `prune_provisioning_activity` (daily from cron) deletes older rows.
 PROVISIONING_ACTIVITY_RETENTION_DAYS = env.int("PROVISIONING_ACTIVITY_RETENTION_DAYS", default=180)
+
+# Health alerts (`provisioning_alerts`, every 10 minutes from cron): Entra ID calls every 40
+# minutes, so this many hours without a request means provisioning has stopped; a code in use
+# longer than this many days is due to be rotated.
+PROVISIONING_SILENCE_HOURS = env.int("PROVISIONING_SILENCE_HOURS", default=3)
+PROVISIONING_CODE_MAX_AGE_DAYS = env.int("PROVISIONING_CODE_MAX_AGE_DAYS", default=365)
+
+# --- Email -----------------------------------------------------------------------------------
+# Health alerts go to organisations' Admins and to Prompt Admins. EMAIL_URL such as
+# smtp+tls://user:password@smtp.example.com:587; unset, emails are written to the console.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Prompt <noreply@localhost>")
+# The site's address as people reach it, for the links in emails (a command knows no request).
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
 
 # --- SCIM API limits -------------------------------------------------------------------------
 # Request bodies above this many bytes are refused (413); Entra ID's are a few kilobytes.

@@ -290,6 +290,8 @@ class ScimRequest(models.Model):
         REACTIVATED = "reactivated", "Reactivated"
         DELETED = "deleted", "Deleted"
         READ = "read", "Read"
+        # A deactivation the mass-deactivation brake held (answered 429).
+        HELD = "held", "Held"
         NONE = "", "None"
 
     # Both foreign keys are served by the composite indexes below; their own single-column
@@ -333,3 +335,132 @@ class ScimRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} {self.status}"
+
+
+class DeactivationBrake(models.Model):
+    """An organisation's mass-deactivation brake: its limits, and whether it holds Entra's deactivations.
+
+    The row is also the lock every deactivation by Entra ID takes (``brake.actions``), so that
+    the count of a window is right across app processes and concurrent requests. An
+    organisation without a row has the defaults: the brake is on.
+    """
+
+    organisation = models.OneToOneField(
+        "organisations.Organisation", on_delete=models.CASCADE, primary_key=True, related_name="deactivation_brake"
+    )
+    enabled = models.BooleanField("Hold mass deactivations", default=True)
+    max_people = models.PositiveIntegerField("people", default=25)
+    max_percent = models.PositiveSmallIntegerField("percent", default=10)
+    # The active provisioned people the percentage is taken of, counted at most once a window
+    # (and no further than the limits need): a deactivation does not count the organisation.
+    population = models.PositiveIntegerField(null=True, blank=True)
+    population_counted_at = models.DateTimeField(null=True, blank=True)
+    # When the brake engaged, the first minute of the window that engaged it, and how many that
+    # window had let through: with the held people, whom Entra ID tried to deactivate.
+    engaged_at = models.DateTimeField(null=True, blank=True)
+    episode_started_at = models.DateTimeField(null=True, blank=True)
+    episode_admitted = models.PositiveIntegerField(default=0)
+    # An admin chose to keep holding: who, and when.
+    kept_at = models.DateTimeField(null=True, blank=True)
+    kept_by = models.CharField(max_length=300, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"Brake of {self.organisation_id}: {'engaged' if self.engaged_at else 'not engaged'}"
+
+
+class BrakeMinute(models.Model):
+    """How many deactivations by Entra ID the brake let through in one minute of one organisation.
+
+    A window is the sum of its last sixty rows at most, so counting it costs the same however
+    many deactivations arrive; ``prune_provisioning_activity`` deletes the rows no window reaches.
+    """
+
+    organisation = models.ForeignKey(
+        "organisations.Organisation", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    minute = models.DateTimeField()
+    deactivations = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organisation", "minute"], name="brakeminute_unique_minute")]
+
+    def __str__(self) -> str:
+        return f"{self.deactivations} at {self.minute:%Y-%m-%d %H:%M}"
+
+
+class HeldDeactivation(models.Model):
+    """A deactivation by Entra ID the brake held: whom it concerns, and what an admin decided."""
+
+    class Status(models.TextChoices):
+        HELD = "held", "Held"
+        # Released by an admin: Entra's next retry goes through without being counted.
+        RELEASED = "released", "Released"
+        DONE = "done", "Done"
+
+    organisation = models.ForeignKey(
+        "organisations.Organisation", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    scim_user = models.ForeignKey(ScimUser, on_delete=models.CASCADE, related_name="held_deactivations")
+    # How Entra ID asked: PATCH or PUT with active false, or DELETE.
+    method = models.CharField(max_length=8)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.HELD)
+    first_held_at = models.DateTimeField()
+    last_held_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=1)
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        ordering = ["first_held_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scim_user"],
+                condition=models.Q(status__in=["held", "released"]),
+                name="helddeactivation_one_open_per_user",
+            )
+        ]
+        indexes = [models.Index(fields=["organisation", "status"], name="helddeact_org_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.scim_user_id}: {self.status}"
+
+
+class ProvisioningAlert(models.Model):
+    """One episode of a provisioning health problem of an organisation, emailed once.
+
+    At most one episode of a kind is open (``cleared_at`` empty) per organisation: the unique
+    constraint is what lets several hosts run ``provisioning_alerts`` at once and still send
+    one email per episode.
+    """
+
+    class Kind(models.TextChoices):
+        SILENCE = "silence", "Entra ID has stopped calling"
+        FAILURES = "failures", "Many requests failed"
+        BRAKE = "brake", "Deactivations are on hold"
+        CODE_AGE = "code_age", "The code in use is old"
+
+    organisation = models.ForeignKey(
+        "organisations.Organisation", on_delete=models.CASCADE, related_name="provisioning_alerts", db_index=False
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    started_at = models.DateTimeField()
+    # What was found, as the email and the page say it.
+    detail = models.CharField(max_length=500, blank=True, default="")
+    # Claimed by the run that emails; emptied again if sending failed, so a later run retries.
+    notified_at = models.DateTimeField(null=True, blank=True)
+    recipients = models.PositiveIntegerField(default=0)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "kind"],
+                condition=models.Q(cleared_at__isnull=True),
+                name="provisioningalert_one_open_per_kind",
+            )
+        ]
+        indexes = [models.Index(fields=["organisation", "started_at"], name="provalert_org_started_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({'open' if self.cleared_at is None else 'cleared'})"

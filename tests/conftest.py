@@ -9,6 +9,7 @@ from django.test import Client
 
 from scim_provisioning.codes import actions as code_actions
 
+from .deployment import deployment  # noqa: F401 (the fixture, for every test that needs app processes)
 from .factories import SYSTEM, provisioned_organisation
 
 

@@ -449,7 +449,9 @@ def user_timeline(
         TimelineEntry(
             created_at=row.created_at,
             action=row.action,
-            action_label="Failed" if row.status >= FAILED_STATUS else labels.get(row.action, row.action),
+            action_label=labels[row.action]
+            if row.action == ScimRequest.Action.HELD
+            else "Failed" if row.status >= FAILED_STATUS else labels.get(row.action, row.action),
             method=row.method,
             status=row.status,
             scim_type=row.scim_type,

@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from organisations.access import Actor
 
 from ..activity.recording import scim_request_record
+from ..brake.actions import DeactivationHeldError
 from ..codes.actions import credential_label, credential_name
 from ..models import ScimRequest, ScimUser
 from ..protocol.errors import NotFoundError, NotSupportedError
@@ -103,6 +104,9 @@ class ScimView(APIView):
             raise body_too_large()
 
     def handle_exception(self, exc):
+        if isinstance(exc, DeactivationHeldError):
+            # Recorded with whom it concerns: the activity and the person's timeline show the hold.
+            self.audit = Audit(ScimRequest.Action.HELD, exc.scim_user)
         # Only failures are counted, so a valid code is never slowed down (see throttling).
         if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
             wait = authentication_failure_record(self.request)
@@ -113,6 +117,8 @@ class ScimView(APIView):
     def _record(self, request, response, started: float) -> None:
         data = response.data if isinstance(response.data, dict) else {}
         failed = response.status_code >= 400
+        # A failure names its action and user only when it is a deactivation the brake held.
+        described = not failed or self.audit.action == ScimRequest.Action.HELD
         if failed:
             detail = str(data.get("detail", ""))
         else:
@@ -127,8 +133,8 @@ class ScimView(APIView):
                 duration_ms=round((time.monotonic() - started) * 1000),
                 scim_type=str(data.get("scimType", "")) if failed else "",
                 detail=detail,
-                action="" if failed else self.audit.action,
-                scim_user=None if failed else self.audit.scim_user,
+                action=self.audit.action if described else "",
+                scim_user=self.audit.scim_user if described else None,
                 changes=None if failed else self.audit.changes,
                 credential=credential_name(request.auth),
             )

@@ -29,6 +29,7 @@ from organisations.audit import audit_record
 from organisations.models import User
 from organisations.usernames import name_key, user_name_problem
 
+from ..brake.actions import DeactivationHeldError, brake_admit
 from ..groups.actions import scim_groups_leave
 from ..models import ScimRequest, ScimUser
 from ..placement.actions import placement_department_changed, placement_mark_by_hand, placement_refresh
@@ -170,6 +171,17 @@ def _write_resource(
     return changes, request_action
 
 
+def _brake_admits(*, acting: Actor, scim_user: ScimUser, resource: dict, method: str) -> bool:
+    """Whether a write that would deactivate the person passes the mass-deactivation brake.
+
+    Asked only of a write that deactivates: anything else (creates, updates, reactivations)
+    is never held. The whole request is held with it, so a PATCH stays all or nothing.
+    """
+    if not (scim_user.user.is_active and resource.get("active") is False):
+        return True
+    return brake_admit(acting=acting, scim_user=scim_user, method=method)
+
+
 def scim_user_create(*, acting: Actor, body: object) -> ScimUserWrite:
     """Create a user from a POST body, or bring back the organisation's own user of that name.
 
@@ -268,11 +280,15 @@ def scim_user_replace(*, acting: Actor, scim_id: object, body: object) -> ScimUs
     try:
         with transaction.atomic():
             scim_user = scim_user_get(acting=acting, scim_id=scim_id, for_update=True)
-            changes, action = _write_resource(
-                acting=acting, scim_user=scim_user, resource=normalised.resource, active_default=None
-            )
+            admitted = _brake_admits(acting=acting, scim_user=scim_user, resource=normalised.resource, method="PUT")
+            if admitted:
+                changes, action = _write_resource(
+                    acting=acting, scim_user=scim_user, resource=normalised.resource, active_default=None
+                )
     except IntegrityError:
         raise _user_name_taken(normalised.resource["userName"]) from None
+    if not admitted:
+        raise DeactivationHeldError(organisation=acting.organisation, scim_user=scim_user)
     return ScimUserWrite(scim_user, action, changes, normalised.ignored)
 
 
@@ -286,27 +302,37 @@ def scim_user_patch(*, acting: Actor, scim_id: object, body: object) -> ScimUser
             patched = apply_patch(mapping.canonical_resource(scim_user), operations)
             normalised = normalise_user(patched.resource)
             user_name = normalised.resource["userName"]
-            changes, action = _write_resource(
-                acting=acting, scim_user=scim_user, resource=normalised.resource, active_default=None
-            )
+            admitted = _brake_admits(acting=acting, scim_user=scim_user, resource=normalised.resource, method="PATCH")
+            if admitted:
+                changes, action = _write_resource(
+                    acting=acting, scim_user=scim_user, resource=normalised.resource, active_default=None
+                )
     except IntegrityError:
         raise _user_name_taken(user_name) from None
+    if not admitted:
+        raise DeactivationHeldError(organisation=acting.organisation, scim_user=scim_user)
     return ScimUserWrite(scim_user, action, changes, patched.ignored + normalised.ignored)
 
 
-@transaction.atomic
 def scim_user_delete(*, acting: Actor, scim_id: object) -> ScimUserWrite:
     """Hide a user from SCIM and deactivate them, keeping their Prompt data (RFC 7644 §3.6)."""
-    scim_user = scim_user_get(acting=acting, scim_id=scim_id, for_update=True)
-    user = scim_user.user
-    before = user_snapshot(user)
-    user.is_active = False
-    scim_user.deleted_at = timezone.now()
-    scim_user.save(update_fields=["deleted_at", "last_modified"])
-    # The deleted user's reports would otherwise name a manager every request answers 404 for.
-    ScimUser.objects.filter(manager=scim_user).update(manager=None)
-    scim_groups_leave(scim_user=scim_user)
-    user_update(acting=acting, user=user, before=before, details={}, action="user.deleted")
+    with transaction.atomic():
+        scim_user = scim_user_get(acting=acting, scim_id=scim_id, for_update=True)
+        # Every DELETE counts, like Entra's own accidental-deletions prevention counts deletes:
+        # one that hides an already inactive person is still one Entra cannot take back.
+        admitted = brake_admit(acting=acting, scim_user=scim_user, method="DELETE")
+        if admitted:
+            user = scim_user.user
+            before = user_snapshot(user)
+            user.is_active = False
+            scim_user.deleted_at = timezone.now()
+            scim_user.save(update_fields=["deleted_at", "last_modified"])
+            # The deleted user's reports would otherwise name a manager every request answers 404 for.
+            ScimUser.objects.filter(manager=scim_user).update(manager=None)
+            scim_groups_leave(scim_user=scim_user)
+            user_update(acting=acting, user=user, before=before, details={}, action="user.deleted")
+    if not admitted:
+        raise DeactivationHeldError(organisation=acting.organisation, scim_user=scim_user)
     return ScimUserWrite(scim_user, ScimRequest.Action.DELETED, {})
 
 

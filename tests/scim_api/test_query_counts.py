@@ -26,6 +26,10 @@ READ_BUDGET = 3
 # The code, BEGIN, the locked read or the placement check, the claimed-domain check on a new or
 # changed name, the writes of the user, its SCIM user and the audit event, COMMIT, the activity.
 WRITE_BUDGET = 9
+# A deactivation asks the brake as well: it locks the brake's row, reads the person's open hold
+# and the window's count, and adds to this minute's count. (Its count of the organisation's
+# people comes once a window, and is made by an earlier deactivation: see ``deactivated``.)
+DEACTIVATE_BUDGET = WRITE_BUDGET + 4
 ALICE = quote_plus('userName eq "Alice@contoso.com"')
 NOBODY = quote_plus('userName eq "nobody"')
 
@@ -89,16 +93,26 @@ def test_patch_attributes(scim_client, warm):
     assert response.status_code == 200
 
 
-def test_patch_deactivate(scim_client, warm):
-    with assert_max_queries(WRITE_BUDGET):
+@pytest.fixture
+def deactivated(scim_client, warm):
+    """An earlier deactivation in this window: the brake has its row and its count of the people."""
+    mary = scim_client.get(f"{USERS}?filter=userName+eq+%22mary@contoso.com%22").json()["Resources"][0]["id"]
+    assert scim_client.patch(f"{USERS}/{mary}", patch_op({"op": "Replace", "path": "active", "value": "False"})).status_code == 200
+    return warm
+
+
+def test_patch_deactivate(scim_client, deactivated):
+    warm = deactivated
+    with assert_max_queries(DEACTIVATE_BUDGET):
         response = scim_client.patch(
             f"{USERS}/{warm['id']}", patch_op({"op": "Replace", "path": "active", "value": "False"})
         )
     assert response.json()["active"] is False
 
 
-def test_patch_attributes_and_deactivate_together(scim_client, warm):
-    with assert_max_queries(WRITE_BUDGET):
+def test_patch_attributes_and_deactivate_together(scim_client, deactivated):
+    warm = deactivated
+    with assert_max_queries(DEACTIVATE_BUDGET):
         response = scim_client.patch(
             f"{USERS}/{warm['id']}",
             patch_op(

@@ -1,0 +1,1 @@
+"""The mass-deactivation brake: holds Entra ID's deactivations when too many arrive at once."""
