@@ -84,9 +84,8 @@ def _serving(deployment: Deployment) -> bool:
         return False
 
 
-@pytest.fixture
-def deployment(tmp_path):
-    database_url, drop = database_url_for(tmp_path)
+def production_environment(*, database_url: str, **settings: str) -> dict[str, str]:
+    """The environment production's processes run with (fresh secrets), on ``database_url``, with ``settings``."""
     env = {key: value for key, value in os.environ.items() if key not in ("DJANGO_SETTINGS_MODULE", "CACHE_URL")}
     env.update(
         DJANGO_SETTINGS_MODULE="prompt_site.settings",
@@ -96,9 +95,19 @@ def deployment(tmp_path):
         PROVISIONING_CODE_KEYS=Fernet.generate_key().decode(),
         ALLOWED_HOSTS="127.0.0.1",
         SECURE_SSL_REDIRECT="false",
+        LOG_LEVEL="ERROR",
+        **settings,
+    )
+    return env
+
+
+@pytest.fixture
+def deployment(tmp_path):
+    database_url, drop = database_url_for(tmp_path)
+    env = production_environment(
+        database_url=database_url,
         # Persistent connections, as in production: nothing may be remembered across requests.
         CONN_MAX_AGE="60",
-        LOG_LEVEL="ERROR",
         STATIC_ROOT=str(tmp_path / "static"),
     )
     processes = []

@@ -25,6 +25,8 @@ from organisations.forms import AzureADForm
 from organisations.models import Organisation
 
 from ..activity.summary import activity_summary
+from ..brake.actions import brake_settings_save
+from ..brake.forms import BrakeSettingsForm
 from ..codes import actions as code_actions
 from ..codes.actions import CODE_NAME
 from ..codes.tokens import CODE_PREFIX, active_codes_q
@@ -42,14 +44,16 @@ class AzureADPageMixin:
 
     azure_ad_template = "admin/organisations/organisation/azure_ad.html"
 
-    def get_urls(self):
-        def route(suffix: str, view, name: str):
-            return path(
-                f"<id>/azure-ad/{suffix}",
-                self.admin_site.admin_view(view),
-                name=f"{self.opts.app_label}_{self.opts.model_name}_{name}",
-            )
+    def _azure_ad_route(self, suffix: str, view, name: str):
+        """A URL below the organisation's Azure AD page, behind the admin's own checks."""
+        return path(
+            f"<id>/azure-ad/{suffix}",
+            self.admin_site.admin_view(view),
+            name=f"{self.opts.app_label}_{self.opts.model_name}_{name}",
+        )
 
+    def get_urls(self):
+        route = self._azure_ad_route
         return [
             route("", self.azure_ad_view, "azure_ad"),
             route("codes/<int:code_id>/reveal/", self.code_reveal_view, "azure_ad_code_reveal"),
@@ -86,9 +90,12 @@ class AzureADPageMixin:
                 rules = PlacementRuleFormSet(request.POST, prefix="rules", organisation=organisation)
             else:
                 rules = PlacementRuleFormSet(initial=rules_initial(organisation), prefix="rules", organisation=organisation)
-            if form.is_valid() and (not posted_rules or rules.is_valid()):
+            # Likewise the brake's settings.
+            posted_brake = "brake-max_people" in request.POST
+            brake_form = BrakeSettingsForm(request.POST, prefix="brake") if posted_brake else None
+            if form.is_valid() and (not posted_rules or rules.is_valid()) and (not posted_brake or brake_form.is_valid()):
                 try:
-                    # Settings and rules are one save: a refused rule stores no setting either.
+                    # Settings, rules and brake are one save: a refused rule stores no setting either.
                     with transaction.atomic():
                         update, issued_code = code_actions.azure_ad_settings_save(
                             acting=acting, organisation=organisation, settings=form.settings()
@@ -98,12 +105,17 @@ class AzureADPageMixin:
                             if posted_rules
                             else RulesSaved(changed=False, moved=0)
                         )
+                        brake_changed = (
+                            brake_settings_save(acting=acting, organisation=organisation, settings=brake_form.settings())
+                            if posted_brake
+                            else []
+                        )
                 except ValidationError as exc:
                     # The organisation changed between the form's checks and the locked write.
                     form.add_error(None, exc)
                 else:
                     change_message = []
-                    fields = [*update.changed_fields, *(["Placement rules"] if placed.changed else [])]
+                    fields = [*update.changed_fields, *(["Placement rules"] if placed.changed else []), *brake_changed]
                     if fields:
                         change_message.append({"changed": {"fields": fields}})
                     if issued_code:
@@ -127,9 +139,20 @@ class AzureADPageMixin:
             rules = PlacementRuleFormSet(
                 initial=self._rules_initial(request, organisation), prefix="rules", organisation=organisation
             )
-        return TemplateResponse(
-            request, self.azure_ad_template, self._azure_ad_context(request, organisation, form, rules)
-        )
+            brake_form = None
+        context = self._azure_ad_context(request, organisation, form, rules)
+        if brake_form is not None:
+            # The brake's settings as posted, with their errors.
+            context["brake_form"] = brake_form
+            context["has_errors"] = context["has_errors"] or bool(brake_form.errors)
+        return TemplateResponse(request, self.azure_ad_template, context)
+
+    def _page(self, request, organisation: Organisation, **extra) -> TemplateResponse:
+        """The Azure AD page as a GET shows it, with ``extra`` (a new secret, a bound form, a check's result)."""
+        form = AzureADForm(organisation=organisation, acting=acting_for(request))
+        rules = PlacementRuleFormSet(initial=rules_initial(organisation), prefix="rules", organisation=organisation)
+        context = {**self._azure_ad_context(request, organisation, form, rules), **extra}
+        return TemplateResponse(request, self.azure_ad_template, context)
 
     def _rules_initial(self, request, organisation: Organisation) -> list[dict]:
         """The stored rules, plus the row an "add rule" link of the report asked for."""

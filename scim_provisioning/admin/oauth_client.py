@@ -14,8 +14,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import get_script_prefix, path
+from django.urls import get_script_prefix
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
@@ -24,7 +23,6 @@ from django.views.decorators.http import require_POST
 from organisations.access import NotInReachError
 from organisations.admin.scoping import acting_for
 from organisations.azure_ad import TenancyIdError, parse_tenancy_id
-from organisations.forms import AzureADForm
 from organisations.models import Organisation
 
 from ..activity.summary import SECRET_EXPIRY_WARNING
@@ -32,7 +30,6 @@ from ..codes.actions import ProvisioningNotEnabledError
 from ..models import OAuthClient, OAuthClientSecret
 from ..oauth import actions as oauth_actions
 from ..oauth.tokens import active_secrets_q
-from ..placement.forms import PlacementRuleFormSet, rules_initial
 
 TOKEN_PATH = "api/authentication/oauth2/token"
 
@@ -104,11 +101,7 @@ class OAuthClientPageMixin:
 
     def get_urls(self):
         def route(suffix: str, view, name: str):
-            return path(
-                f"<id>/azure-ad/oauth/{suffix}",
-                self.admin_site.admin_view(view),
-                name=f"{self.opts.app_label}_{self.opts.model_name}_{name}",
-            )
+            return self._azure_ad_route(f"oauth/{suffix}", view, name)
 
         return [
             route("secrets/generate/", self.client_secret_generate_view, "azure_ad_client_secret_generate"),
@@ -147,13 +140,6 @@ class OAuthClientPageMixin:
             **super()._azure_ad_context(request, organisation, form, rules),
             **self._oauth_client_context(request, organisation),
         }
-
-    def _page(self, request, organisation: Organisation, **extra) -> TemplateResponse:
-        """The Azure AD page as a GET shows it, with ``extra`` (a new secret, a bound client form)."""
-        form = AzureADForm(organisation=organisation, acting=acting_for(request))
-        rules = PlacementRuleFormSet(initial=rules_initial(organisation), prefix="rules", organisation=organisation)
-        context = {**self._azure_ad_context(request, organisation, form, rules), **extra}
-        return TemplateResponse(request, self.azure_ad_template, context)
 
     @method_decorator(require_POST)
     @sensitive_variables("plaintext")

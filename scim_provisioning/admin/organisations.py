@@ -6,10 +6,11 @@ from django.utils.html import format_html
 from organisations.admin.structure import OrganisationAdmin
 
 from .azure_ad import AzureADPageMixin
+from .health import ProvisioningHealthPageMixin
 from .oauth_client import OAuthClientPageMixin
 
 
-class ProvisioningOrganisationAdmin(OAuthClientPageMixin, AzureADPageMixin, OrganisationAdmin):
+class ProvisioningOrganisationAdmin(ProvisioningHealthPageMixin, OAuthClientPageMixin, AzureADPageMixin, OrganisationAdmin):
     # The Azure AD settings have their own page, like a user's password.
     fields = None
     fieldsets = (

@@ -19,6 +19,14 @@ logger = logging.getLogger(__name__)
 
 REALM = "Prompt SCIM"
 KEYWORD = b"bearer"
+# Set in the WSGI environ of the Azure AD page's "Check the connection" requests (health.self_check).
+# Servers put every request header under an HTTP_ key, so no HTTP client can set this one.
+SELF_CHECK_ENVIRON_KEY = "prompt.self_check"
+
+
+def is_self_check(request) -> bool:
+    """Whether the request is the site's own connection check rather than Entra ID's."""
+    return request.META.get(SELF_CHECK_ENVIRON_KEY) is True
 
 
 class ProvisioningCredentialAuthentication(BaseAuthentication):
@@ -48,7 +56,9 @@ class ProvisioningCredentialAuthentication(BaseAuthentication):
                     "The access token is not valid or has expired, or automated user provisioning is not "
                     "enabled for its organisation. Request a new token.",
                 )
-            oauth_access_token_mark_used(token=token)
+            # A self-check is not Entra's use of the token: nothing about it is written.
+            if not is_self_check(request):
+                oauth_access_token_mark_used(token=token)
             return (None, token)
         code = tokens.code_for_bearer(value)
         if code is None:
@@ -59,7 +69,10 @@ class ProvisioningCredentialAuthentication(BaseAuthentication):
                 "The Provisioning Authentication Code is not valid, or automated user provisioning "
                 "is not enabled for its organisation.",
             )
-        provisioning_code_mark_used(code=code)
+        # A self-check is not Entra's use of the code: marking a new code's first use would
+        # revoke the older codes Entra ID may still be sending.
+        if not is_self_check(request):
+            provisioning_code_mark_used(code=code)
         return (None, code)
 
     def authenticate_header(self, request) -> str:

@@ -35,7 +35,7 @@ from ..protocol.groups import project_group
 from ..protocol.resource import project
 from ..users import actions, mapping, selectors
 from . import discovery, metrics
-from .authentication import HasProvisioningCredential, ProvisioningCredentialAuthentication
+from .authentication import HasProvisioningCredential, ProvisioningCredentialAuthentication, is_self_check
 from .exceptions import scim_exception_handler
 from .openapi import openapi_document
 from .parsers import ScimJSONParser, body_too_large
@@ -75,6 +75,10 @@ class ScimView(APIView):
         self.organisation = None
         self.audit = Audit()
         response = super().dispatch(request, *args, **kwargs)
+        # The site's own connection check is not Entra's traffic: it stays out of the activity
+        # and the metrics.
+        if is_self_check(request):
+            return response
         if self.organisation is not None:
             self._record(request, response, started)
         metrics.scim_request_observe(
@@ -107,8 +111,10 @@ class ScimView(APIView):
         if isinstance(exc, DeactivationHeldError):
             # Recorded with whom it concerns: the activity and the person's timeline show the hold.
             self.audit = Audit(ScimRequest.Action.HELD, exc.scim_user)
-        # Only failures are counted, so a valid code is never slowed down (see throttling).
-        if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        # Only failures are counted, so a valid code is never slowed down (see throttling); the
+        # site's own connection check, sent from this server, is not counted against its address.
+        failed = isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed))
+        if failed and not is_self_check(self.request):
             wait = authentication_failure_record(self.request)
             if wait is not None:
                 exc = AuthenticationThrottledError(wait)

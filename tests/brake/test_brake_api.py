@@ -198,3 +198,49 @@ def test_the_window_slides_deactivations_older_than_an_hour_no_longer_count(scim
 
     call_command("prune_provisioning_activity", verbosity=0)
     assert list(BrakeMinute.objects.values_list("deactivations", flat=True)) == [2]
+
+
+@pytest.mark.parametrize(
+    "operations",
+    [
+        # Entra's legacy form, its compliant form, and a value object without a path.
+        [{"op": "Replace", "path": "active", "value": "False"}],
+        [{"op": "replace", "path": "active", "value": False}],
+        [{"op": "replace", "value": {"active": False}}],
+        [{"op": "Replace", "path": "displayName", "value": "Gone"}, {"op": "Replace", "path": "active", "value": "False"}],
+    ],
+)
+def test_no_patch_form_slips_past_the_brake(scim_client, organisation, people, operations):
+    brake_with(organisation, max_people=1)
+    assert deactivate(scim_client, people[0].pk).status_code == 200
+
+    response = scim_client.patch(
+        f"{BASE}/Users/{people[1].pk}",
+        {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": operations},
+    )
+
+    assert response.status_code == 429
+    assert active(people[1])
+
+
+def test_a_credential_cannot_release_keep_or_reconfigure_its_own_brake(organisation, scim_client, people):
+    from django.core.exceptions import PermissionDenied
+
+    from scim_provisioning.brake.actions import BrakeSettings, brake_keep, brake_settings_save
+
+    brake_with(organisation, max_people=1)
+    deactivate(scim_client, people[0].pk)
+    deactivate(scim_client, people[1].pk)
+    entra = Actor.credential(organisation=organisation, label="Entra ID (code …test)")
+
+    for attempt in (
+        lambda: brake_release(acting=entra, organisation=organisation),
+        lambda: brake_keep(acting=entra, organisation=organisation),
+        lambda: brake_settings_save(
+            acting=entra, organisation=organisation, settings=BrakeSettings(enabled=False, max_people=1, max_percent=10)
+        ),
+    ):
+        with pytest.raises(PermissionDenied):
+            attempt()
+    assert brake_state(organisation=organisation).engaged
+    assert HeldDeactivation.objects.get().status == "held"

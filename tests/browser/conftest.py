@@ -41,3 +41,33 @@ def browser_context():
 def browser_page(browser_context):
     """A page in ``browser_context``."""
     return browser_context.new_page()
+
+
+def watch(page) -> list[str]:
+    """Collect the page's script errors and console errors; CSP violations go to ``window.cspViolations``.
+
+    The browser's own request for /favicon.ico is the one expected 404.
+    """
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: errors.append(message.text)
+        if message.type == "error" and "favicon" not in (message.location or {}).get("url", "")
+        else None,
+    )
+    page.add_init_script(
+        "window.cspViolations = [];"
+        "document.addEventListener('securitypolicyviolation',"
+        " (e) => window.cspViolations.push(e.effectiveDirective + ' ' + e.blockedURI));"
+    )
+    return errors
+
+
+def sign_in(page, base_url: str, user, password: str) -> None:
+    """Sign in to the admin through its login form."""
+    page.goto(f"{base_url}/admin/login/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{base_url}/admin/")

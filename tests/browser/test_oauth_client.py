@@ -6,7 +6,7 @@ import requests
 
 from organisations.models import Role
 from scim_provisioning.models import OAuthClient, OAuthClientSecret
-from tests.browser.conftest import ARTEFACTS
+from tests.browser.conftest import ARTEFACTS, sign_in, watch
 from tests.factories import TEST_PASSWORD, UserFactory, provisioned_organisation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,26 +20,10 @@ def test_admin_generates_a_secret_copies_it_federates_and_revokes(live_server, b
     organisation = provisioned_organisation(name="Contoso Council")
     admin = UserFactory(organisation=organisation, role=Role.ADMIN, username="admin@contoso.example")
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on(
-        "console",
-        lambda message: errors.append(message.text)
-        if message.type == "error" and "favicon" not in (message.location or {}).get("url", "")
-        else None,
-    )
-    page.add_init_script(
-        "window.cspViolations = [];"
-        "document.addEventListener('securitypolicyviolation',"
-        " (e) => window.cspViolations.push(e.effectiveDirective + ' ' + e.blockedURI));"
-    )
+    errors = watch(page)
     page.on("dialog", lambda dialog: dialog.accept())
 
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", admin.username)
-    page.fill("#id_password", TEST_PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
+    sign_in(page, live_server.url, admin, TEST_PASSWORD)
     page.goto(f"{live_server.url}/admin/organisations/organisation/{organisation.pk}/azure-ad/")
 
     panel = page.locator("#oauth-client-panel")

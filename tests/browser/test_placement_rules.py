@@ -4,6 +4,7 @@ import pytest
 from organisations.models import Role, User
 from scim_provisioning.codes import actions as code_actions
 from scim_provisioning.models import PlacementRule
+from tests.browser.conftest import sign_in, watch
 from tests.conftest import ScimClient
 from tests.factories import SYSTEM, TEST_PASSWORD, DepartmentFactory, SectionFactory, UserFactory, provisioned_organisation
 from tests.scim_api.conftest import BASE, ENTERPRISE, USERS, entra_user
@@ -37,23 +38,8 @@ def test_rules_from_the_report_with_a_bad_section_first(live_server, transaction
     SectionFactory(department=ward6, name="Days")
     provision(organisation)
     admin = UserFactory(organisation=organisation, role=Role.ADMIN, username="admin@contoso.example")
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on(
-        "console",
-        lambda message: errors.append(message.text)
-        if message.type == "error" and "favicon" not in (message.location or {}).get("url", "")
-        else None,
-    )
-    page.add_init_script(
-        "window.cspViolations = [];"
-        "document.addEventListener('securitypolicyviolation', (e) => window.cspViolations.push(e.blockedURI));"
-    )
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", admin.username)
-    page.fill("#id_password", TEST_PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
+    errors = watch(page)
+    sign_in(page, live_server.url, admin, TEST_PASSWORD)
     page.goto(f"{live_server.url}/admin/organisations/organisation/{organisation.pk}/azure-ad/")
 
     # The rules come right after the defaults, under User Creation Details.

@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 
 from organisations.models import User
-from scim_provisioning.models import ScimRequest, ScimUser
+from scim_provisioning.models import DeactivationBrake, ScimRequest, ScimUser
 from tests.conftest import ScimClient
 
 from .concurrency import run_concurrently
@@ -139,6 +139,9 @@ def test_concurrent_patches_of_different_attributes_lose_no_update(provisioning_
 
 
 def test_concurrent_create_and_delete_end_consistent(provisioning_code, organisation):
+    # Deleting the same person a dozen times in seconds is what the mass-deactivation brake holds
+    # (tests/brake); this race is about create against delete, so the brake is off.
+    DeactivationBrake.objects.create(organisation=organisation, enabled=False)
     client = ScimClient(provisioning_code)
     created = client.post(USERS, entra_user(NAME)).json()
     path = f"{USERS}/{created['id']}"

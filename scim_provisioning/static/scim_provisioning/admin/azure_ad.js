@@ -1,4 +1,4 @@
-/* The Azure AD page: Default Section follows Default Department; placement rule rows; reveal and copy the code. */
+/* The Azure AD page: Default Section follows Default Department; placement rule rows; reveal and copy the code; confirm before a release. */
 'use strict';
 {
     function followDepartment(department, section) {
@@ -191,6 +191,11 @@
         if (client) {
             setUpCopy(client);
             client.querySelectorAll('form[data-confirm]').forEach(confirmBeforeSubmit);
+        }
+        // The brake's banner asks before Release, on the Azure AD page and on its review page.
+        const banner = document.getElementById('brake-banner');
+        if (banner) {
+            banner.querySelectorAll('form[data-confirm]').forEach(confirmBeforeSubmit);
         }
     });
 }

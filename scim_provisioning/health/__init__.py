@@ -1,0 +1,1 @@
+"""Provisioning health: alerts when something goes wrong, and the self-check of the connection."""
