@@ -276,7 +276,10 @@ def reactivate_all(organisation_id: int) -> None:
             [organisation_id],
         )
         # The same people are deactivated again: the brake's window starts afresh, as for a new wave.
-        cursor.execute("DELETE FROM scim_provisioning_brakeminute WHERE organisation_id = %s", [organisation_id])
+        cursor.execute(
+            "UPDATE scim_provisioning_deactivationbrake SET minute_counts = '{}' WHERE organisation_id = %s",
+            [organisation_id],
+        )
 
 
 def query_counts(*, code: str, sample: list[tuple[str, str]]) -> dict[str, dict]:

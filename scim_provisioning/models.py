@@ -355,6 +355,9 @@ class DeactivationBrake(models.Model):
     # (and no further than the limits need): a deactivation does not count the organisation.
     population = models.PositiveIntegerField(null=True, blank=True)
     population_counted_at = models.DateTimeField(null=True, blank=True)
+    # Deactivations let through per minute of the sliding window, {"2026-12-02T14:30": 3, ...}:
+    # at most sixty-one minutes, read and written with the lock (``brake.threshold``).
+    minute_counts = models.JSONField(default=dict, blank=True)
     # When the brake engaged, the first minute of the window that engaged it, and how many that
     # window had let through: with the held people, whom Entra ID tried to deactivate.
     engaged_at = models.DateTimeField(null=True, blank=True)
@@ -366,26 +369,6 @@ class DeactivationBrake(models.Model):
 
     def __str__(self) -> str:
         return f"Brake of {self.organisation_id}: {'engaged' if self.engaged_at else 'not engaged'}"
-
-
-class BrakeMinute(models.Model):
-    """How many deactivations by Entra ID the brake let through in one minute of one organisation.
-
-    A window is the sum of its last sixty rows at most, so counting it costs the same however
-    many deactivations arrive; ``prune_provisioning_activity`` deletes the rows no window reaches.
-    """
-
-    organisation = models.ForeignKey(
-        "organisations.Organisation", on_delete=models.CASCADE, related_name="+", db_index=False
-    )
-    minute = models.DateTimeField()
-    deactivations = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["organisation", "minute"], name="brakeminute_unique_minute")]
-
-    def __str__(self) -> str:
-        return f"{self.deactivations} at {self.minute:%Y-%m-%d %H:%M}"
 
 
 class HeldDeactivation(models.Model):

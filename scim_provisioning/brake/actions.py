@@ -1,11 +1,14 @@
 """Writes of the mass-deactivation brake: Entra ID's deactivations counted or held, and an admin's answer.
 
-``brake_admit`` runs inside the transaction of every deactivation Entra ID asks for (PATCH or
-PUT with ``active: false``, DELETE), after the person is locked. It locks the organisation's
-brake row, so the window's count is right across app processes and concurrent requests. A held
-deactivation writes nothing to the person; the caller commits the hold and answers 429, which
-Entra ID retries on later cycles. Only a provisioning credential is ever held: a deactivation
-an admin makes in Prompt, or a command, goes straight through.
+``brake_admit`` is the last step of every deactivation Entra ID asks for (PATCH or PUT with
+``active: false``, DELETE), inside its transaction once the person's rows are written. It locks
+the organisation's brake row, so the window's count is right across app processes and concurrent
+requests, and asking last keeps that lock (which every deactivation of the organisation waits
+for) to one UPDATE and the commit. When it holds, it raises ``DeactivationHeldError``: the
+deactivation's transaction rolls back, and the caller records the hold with ``brake_hold`` in a
+transaction of its own and answers 429, which Entra ID retries on later cycles. Only a
+provisioning credential is ever held: a deactivation an admin makes in Prompt, or a command,
+goes straight through.
 
 ``brake_release``, ``brake_keep`` and ``brake_settings_save`` are what the Azure AD page and
 ``provisioning_brake`` call; each takes its actor, asks the reach rule and records an audit event.
@@ -16,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Min, Sum
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from organisations import roles
@@ -25,29 +28,39 @@ from organisations.access import Actor, access_organisation, reach
 from organisations.audit import audit_record
 from organisations.models import AuditEvent, Organisation
 
-from ..models import BrakeMinute, DeactivationBrake, HeldDeactivation, ScimUser
+from ..models import DeactivationBrake, HeldDeactivation, ScimUser
 from ..protocol.errors import TooManyRequestsError
-from .threshold import WINDOW, Threshold
+from .threshold import WINDOW, Threshold, window_add, window_count, window_start
 
 BRAKE_NAME = "Mass-deactivation brake"
 # Entra ID retries a 429 on a later cycle (entra-scim.md §6, MS-LOGS "TooManyRequests:
 # automatically retried"); asking for one cycle's wait gives an admin time to decide.
 RETRY_AFTER_SECONDS = 40 * 60
 MAX_PEOPLE_LIMIT = 100_000
+_OPEN = [HeldDeactivation.Status.HELD, HeldDeactivation.Status.RELEASED]
 
 
 class DeactivationHeldError(TooManyRequestsError):
-    """Entra ID's deactivation was held by the brake: answered 429 with ``Retry-After``."""
+    """Entra ID's deactivation was held by the brake: answered 429 with ``Retry-After``.
+
+    ``engaged`` carries what engaged the brake (the window's deactivations and its first
+    minute) when this very deactivation did, so that ``brake_hold`` can record it.
+    """
 
     retry_after = RETRY_AFTER_SECONDS
 
-    def __init__(self, *, organisation: Organisation, scim_user: ScimUser) -> None:
+    def __init__(
+        self, *, organisation: Organisation, scim_user: ScimUser, method: str, engaged: tuple[int, datetime] | None
+    ) -> None:
         super().__init__(
             "Deactivations are on hold: Entra ID asked to deactivate more people at once than this "
             f"organisation's mass-deactivation brake allows. An administrator of {organisation.name} reviews "
             "them on the Azure AD page; once released, this request succeeds when it is retried."
         )
+        self.organisation = organisation
         self.scim_user = scim_user
+        self.method = method
+        self.engaged = engaged
 
 
 def _brake_locked(organisation_id: int) -> DeactivationBrake:
@@ -63,80 +76,78 @@ def _brake_locked(organisation_id: int) -> DeactivationBrake:
     return brake
 
 
-def _minute(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
-
-
-def _window(organisation_id: int, now: datetime):
-    """The minutes of the window ending now: the sixty most recent, this one included."""
-    return BrakeMinute.objects.filter(organisation_id=organisation_id, minute__gt=_minute(now) - WINDOW)
-
-
-def _population(brake: DeactivationBrake, threshold: Threshold, *, admitted: int, now: datetime) -> int:
+def _population(
+    brake: DeactivationBrake, threshold: Threshold, *, admitted: int, now: datetime, scim_user: ScimUser, was_active: bool
+) -> int:
     """The active provisioned people when the window opened, counted at most once a window.
 
-    People the window deactivated were active when it opened, so they are added back; the count
-    stops at the threshold's cap, beyond which only the number of people decides.
+    People the window deactivated were active when it opened, so they are added back, and so is
+    the person this transaction is deactivating; the count stops at the threshold's cap, beyond
+    which only the number of people decides.
     """
     if brake.population is not None and brake.population_counted_at and now - brake.population_counted_at < WINDOW:
         return brake.population
-    active = ScimUser.objects.filter(
-        user__organisation_id=brake.organisation_id, user__is_active=True, deleted_at__isnull=True
-    ).values("pk")[: threshold.population_cap()]
-    brake.population = active.count() + admitted
+    active = (
+        ScimUser.objects.filter(user__organisation_id=brake.organisation_id, user__is_active=True, deleted_at__isnull=True)
+        .exclude(pk=scim_user.pk)
+        .values("pk")[: threshold.population_cap()]
+    )
+    brake.population = active.count() + admitted + int(was_active)
     brake.population_counted_at = now
-    brake.save(update_fields=["population", "population_counted_at"])
     return brake.population
 
 
-def _count(organisation_id: int, now: datetime) -> None:
-    """Add one deactivation to this minute's count: one statement, whether the minute's row exists or not."""
-    quote = connection.ops.quote_name
-    table = quote(BrakeMinute._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({quote('organisation_id')}, {quote('minute')}, {quote('deactivations')}) "
-            f"VALUES (%s, %s, 1) ON CONFLICT ({quote('organisation_id')}, {quote('minute')}) "
-            f"DO UPDATE SET {quote('deactivations')} = {table}.{quote('deactivations')} + 1",
-            [organisation_id, _minute(now)],
-        )
+def brake_admit(*, acting: Actor, scim_user: ScimUser, method: str, was_active: bool = True) -> None:
+    """Count a deactivation ``acting`` asks for, or raise ``DeactivationHeldError`` to hold it.
 
-
-def brake_minutes_prune(*, before: datetime) -> int:
-    """Delete the per-minute counts no window reaches any more; return how many went."""
-    deleted, _ = BrakeMinute.objects.filter(minute__lt=before - WINDOW).delete()
-    return deleted
-
-
-def brake_admit(*, acting: Actor, scim_user: ScimUser, method: str) -> bool:
-    """Count a deactivation ``acting`` asks for and return True, or hold it and return False.
-
-    Call it inside the deactivation's transaction once the person is locked, and write nothing
-    to the person when it returns False: the transaction then commits the hold alone.
+    Call it last in the deactivation's transaction, once the person is locked and written
+    (``was_active``: whether they were active before); let the error roll that transaction
+    back, then record the hold with ``brake_hold``.
     """
     if acting.kind != AuditEvent.ActorKind.CREDENTIAL:
-        return True
-    organisation_id = acting.organisation.pk
+        return
+    organisation = acting.organisation
+    # The person is locked: their open hold cannot change under us, so it is read before the brake.
+    open_hold = HeldDeactivation.objects.filter(scim_user=scim_user, status__in=_OPEN).values("pk", "status").first()
+    if open_hold is not None and open_hold["status"] == HeldDeactivation.Status.RELEASED:
+        # Released by an admin: Entra's retry goes through, uncounted.
+        HeldDeactivation.objects.filter(pk=open_hold["pk"]).update(status=HeldDeactivation.Status.DONE)
+        return
+    brake = _brake_locked(organisation.pk)
+    if not brake.enabled:
+        if open_hold is not None:
+            HeldDeactivation.objects.filter(pk=open_hold["pk"]).update(status=HeldDeactivation.Status.DONE)
+        return
+    if brake.engaged_at is not None:
+        raise DeactivationHeldError(organisation=organisation, scim_user=scim_user, method=method, engaged=None)
+    now = timezone.now()
+    admitted = window_count(brake.minute_counts, now=now)
+    threshold = Threshold(max_people=brake.max_people, max_percent=brake.max_percent)
+    population = _population(brake, threshold, admitted=admitted, now=now, scim_user=scim_user, was_active=was_active)
+    if threshold.holds(admitted=admitted, population=population):
+        raise DeactivationHeldError(
+            organisation=organisation,
+            scim_user=scim_user,
+            method=method,
+            engaged=(admitted, window_start(brake.minute_counts, now=now)),
+        )
+    brake.minute_counts = window_add(brake.minute_counts, now=now)
+    brake.save(update_fields=["minute_counts", "population", "population_counted_at"])
+
+
+@transaction.atomic
+def brake_hold(*, acting: Actor, held: DeactivationHeldError) -> None:
+    """Record a deactivation the brake held, engaging the brake if this one did; its own transaction."""
+    organisation_id = held.organisation.pk
     brake = _brake_locked(organisation_id)
     now = timezone.now()
-    open_hold = HeldDeactivation.objects.filter(
-        scim_user=scim_user, status__in=[HeldDeactivation.Status.HELD, HeldDeactivation.Status.RELEASED]
-    ).first()
-    if not brake.enabled or (open_hold is not None and open_hold.status == HeldDeactivation.Status.RELEASED):
-        # Released by an admin (or the brake switched off): Entra's retry goes through, uncounted.
-        if open_hold is not None:
-            HeldDeactivation.objects.filter(pk=open_hold.pk).update(status=HeldDeactivation.Status.DONE)
-        return True
+    if not brake.enabled or (brake.engaged_at is None and held.engaged is None):
+        # Released or switched off since this request found it holding: Entra's retry is counted afresh.
+        return
     if brake.engaged_at is None:
-        window = _window(organisation_id, now)
-        admitted = window.aggregate(total=Sum("deactivations"))["total"] or 0
-        threshold = Threshold(max_people=brake.max_people, max_percent=brake.max_percent)
-        population = _population(brake, threshold, admitted=admitted, now=now)
-        if not threshold.holds(admitted=admitted, population=population):
-            _count(organisation_id, now)
-            return True
+        admitted, started = held.engaged
         brake.engaged_at = now
-        brake.episode_started_at = window.aggregate(first=Min("minute"))["first"] or _minute(now)
+        brake.episode_started_at = started
         brake.episode_admitted = admitted
         brake.kept_at, brake.kept_by = None, ""
         brake.save(update_fields=["engaged_at", "episode_started_at", "episode_admitted", "kept_at", "kept_by"])
@@ -148,15 +159,17 @@ def brake_admit(*, acting: Actor, scim_user: ScimUser, method: str) -> bool:
             note=f"{admitted} people were deactivated within {WINDOW.seconds // 60} minutes; further "
             "deactivations by Entra ID are held until an administrator releases them.",
         )
-    if open_hold is not None:
-        HeldDeactivation.objects.filter(pk=open_hold.pk).update(
-            attempts=F("attempts") + 1, last_held_at=now, method=method[:8]
-        )
-    else:
+    updated = HeldDeactivation.objects.filter(scim_user=held.scim_user, status=HeldDeactivation.Status.HELD).update(
+        attempts=F("attempts") + 1, last_held_at=now, method=held.method[:8]
+    )
+    if not updated:
         HeldDeactivation.objects.create(
-            organisation_id=organisation_id, scim_user=scim_user, method=method[:8], first_held_at=now, last_held_at=now
+            organisation_id=organisation_id,
+            scim_user=held.scim_user,
+            method=held.method[:8],
+            first_held_at=now,
+            last_held_at=now,
         )
-    return False
 
 
 # --- an admin's answers ---------------------------------------------------------------------------
@@ -175,9 +188,11 @@ def _release(acting: Actor, organisation: Organisation, brake: DeactivationBrake
     )
     brake.engaged_at = brake.episode_started_at = brake.kept_at = None
     brake.kept_by, brake.episode_admitted = "", 0
-    brake.save(update_fields=["engaged_at", "episode_started_at", "episode_admitted", "kept_at", "kept_by"])
     # The window starts again: what Entra ID deactivated before the release no longer counts.
-    BrakeMinute.objects.filter(organisation=organisation).delete()
+    brake.minute_counts = {}
+    brake.save(
+        update_fields=["engaged_at", "episode_started_at", "episode_admitted", "kept_at", "kept_by", "minute_counts"]
+    )
     return released
 
 

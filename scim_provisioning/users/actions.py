@@ -29,7 +29,7 @@ from organisations.audit import audit_record
 from organisations.models import User
 from organisations.usernames import name_key, user_name_problem
 
-from ..brake.actions import DeactivationHeldError, brake_admit
+from ..brake.actions import DeactivationHeldError, brake_admit, brake_hold
 from ..groups.actions import scim_groups_leave
 from ..models import ScimRequest, ScimUser
 from ..placement.actions import placement_department_changed, placement_mark_by_hand, placement_refresh
@@ -171,15 +171,13 @@ def _write_resource(
     return changes, request_action
 
 
-def _brake_admits(*, acting: Actor, scim_user: ScimUser, resource: dict, method: str) -> bool:
-    """Whether a write that would deactivate the person passes the mass-deactivation brake.
+def _deactivates(scim_user: ScimUser, resource: dict) -> bool:
+    """Whether writing ``resource`` deactivates the person: what the mass-deactivation brake counts.
 
-    Asked only of a write that deactivates: anything else (creates, updates, reactivations)
-    is never held. The whole request is held with it, so a PATCH stays all or nothing.
+    Anything else (creates, updates, reactivations) is never held. A held request is held whole,
+    so a PATCH stays all or nothing.
     """
-    if not (scim_user.user.is_active and resource.get("active") is False):
-        return True
-    return brake_admit(acting=acting, scim_user=scim_user, method=method)
+    return scim_user.user.is_active and resource.get("active") is False
 
 
 def scim_user_create(*, acting: Actor, body: object) -> ScimUserWrite:
@@ -280,15 +278,17 @@ def scim_user_replace(*, acting: Actor, scim_id: object, body: object) -> ScimUs
     try:
         with transaction.atomic():
             scim_user = scim_user_get(acting=acting, scim_id=scim_id, for_update=True)
-            admitted = _brake_admits(acting=acting, scim_user=scim_user, resource=normalised.resource, method="PUT")
-            if admitted:
-                changes, action = _write_resource(
-                    acting=acting, scim_user=scim_user, resource=normalised.resource, active_default=None
-                )
+            deactivates = _deactivates(scim_user, normalised.resource)
+            changes, action = _write_resource(
+                acting=acting, scim_user=scim_user, resource=normalised.resource, active_default=None
+            )
+            if deactivates:
+                brake_admit(acting=acting, scim_user=scim_user, method="PUT")
     except IntegrityError:
         raise _user_name_taken(normalised.resource["userName"]) from None
-    if not admitted:
-        raise DeactivationHeldError(organisation=acting.organisation, scim_user=scim_user)
+    except DeactivationHeldError as held:
+        brake_hold(acting=acting, held=held)
+        raise
     return ScimUserWrite(scim_user, action, changes, normalised.ignored)
 
 
@@ -302,26 +302,25 @@ def scim_user_patch(*, acting: Actor, scim_id: object, body: object) -> ScimUser
             patched = apply_patch(mapping.canonical_resource(scim_user), operations)
             normalised = normalise_user(patched.resource)
             user_name = normalised.resource["userName"]
-            admitted = _brake_admits(acting=acting, scim_user=scim_user, resource=normalised.resource, method="PATCH")
-            if admitted:
-                changes, action = _write_resource(
-                    acting=acting, scim_user=scim_user, resource=normalised.resource, active_default=None
-                )
+            deactivates = _deactivates(scim_user, normalised.resource)
+            changes, action = _write_resource(
+                acting=acting, scim_user=scim_user, resource=normalised.resource, active_default=None
+            )
+            if deactivates:
+                brake_admit(acting=acting, scim_user=scim_user, method="PATCH")
     except IntegrityError:
         raise _user_name_taken(user_name) from None
-    if not admitted:
-        raise DeactivationHeldError(organisation=acting.organisation, scim_user=scim_user)
+    except DeactivationHeldError as held:
+        brake_hold(acting=acting, held=held)
+        raise
     return ScimUserWrite(scim_user, action, changes, patched.ignored + normalised.ignored)
 
 
 def scim_user_delete(*, acting: Actor, scim_id: object) -> ScimUserWrite:
     """Hide a user from SCIM and deactivate them, keeping their Prompt data (RFC 7644 §3.6)."""
-    with transaction.atomic():
-        scim_user = scim_user_get(acting=acting, scim_id=scim_id, for_update=True)
-        # Every DELETE counts, like Entra's own accidental-deletions prevention counts deletes:
-        # one that hides an already inactive person is still one Entra cannot take back.
-        admitted = brake_admit(acting=acting, scim_user=scim_user, method="DELETE")
-        if admitted:
+    try:
+        with transaction.atomic():
+            scim_user = scim_user_get(acting=acting, scim_id=scim_id, for_update=True)
             user = scim_user.user
             before = user_snapshot(user)
             user.is_active = False
@@ -331,8 +330,12 @@ def scim_user_delete(*, acting: Actor, scim_id: object) -> ScimUserWrite:
             ScimUser.objects.filter(manager=scim_user).update(manager=None)
             scim_groups_leave(scim_user=scim_user)
             user_update(acting=acting, user=user, before=before, details={}, action="user.deleted")
-    if not admitted:
-        raise DeactivationHeldError(organisation=acting.organisation, scim_user=scim_user)
+            # Every DELETE counts, as Entra's own accidental-deletions prevention counts deletes:
+            # one that hides an already inactive person is still one Entra cannot take back.
+            brake_admit(acting=acting, scim_user=scim_user, method="DELETE", was_active=before["is_active"])
+    except DeactivationHeldError as held:
+        brake_hold(acting=acting, held=held)
+        raise
     return ScimUserWrite(scim_user, ScimRequest.Action.DELETED, {})
 
 

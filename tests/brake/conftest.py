@@ -28,3 +28,24 @@ def brake_with(organisation, **settings) -> DeactivationBrake:
 def people(organisation):
     """Forty active people Entra ID provisioned into ``organisation``."""
     return scim_users_bulk(organisation=organisation, count=40)
+
+
+def entra_deactivates(organisation, people) -> list[bool]:
+    """Ask the brake about Entra ID deactivating each person in turn, as the SCIM actions do; True when admitted."""
+    from django.db import transaction
+
+    from organisations.access import Actor
+    from scim_provisioning.brake.actions import DeactivationHeldError, brake_admit, brake_hold
+
+    acting = Actor.credential(organisation=organisation, label="Entra ID (code …k9Qz)")
+    admitted = []
+    for person in people:
+        try:
+            with transaction.atomic():
+                brake_admit(acting=acting, scim_user=person, method="PATCH")
+        except DeactivationHeldError as held:
+            brake_hold(acting=acting, held=held)
+            admitted.append(False)
+        else:
+            admitted.append(True)
+    return admitted

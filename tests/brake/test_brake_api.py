@@ -10,7 +10,7 @@ from organisations.access import Actor
 from organisations.models import AuditEvent, Role, User
 from scim_provisioning.brake.actions import RETRY_AFTER_SECONDS, brake_release
 from scim_provisioning.brake.selectors import brake_state
-from scim_provisioning.models import BrakeMinute, HeldDeactivation, ScimRequest
+from scim_provisioning.models import DeactivationBrake, HeldDeactivation, ScimRequest
 from tests.activity.factories import scim_users_bulk
 from tests.factories import SYSTEM, UserFactory
 from tests.scim_api.conftest import entra_user
@@ -140,7 +140,7 @@ def test_a_switched_off_brake_holds_nothing(scim_client, organisation, people):
     brake_with(organisation, enabled=False, max_people=1)
     assert {deactivate(scim_client, person.pk).status_code for person in people[:10]} == {200}
     assert not HeldDeactivation.objects.exists()
-    assert not BrakeMinute.objects.exists()
+    assert DeactivationBrake.objects.get(organisation=organisation).minute_counts == {}
 
 
 def test_deactivations_made_in_prompt_are_never_held(scim_client, organisation, people):
@@ -183,21 +183,20 @@ def test_the_persons_timeline_shows_the_hold(scim_client, organisation, people):
 
 
 def test_the_window_slides_deactivations_older_than_an_hour_no_longer_count(scim_client, organisation, people):
-    from datetime import timedelta
-
-    from django.core.management import call_command
+    from datetime import datetime, timedelta
 
     brake_with(organisation, max_people=2)
     assert [deactivate(scim_client, person.pk).status_code for person in people[:2]] == [200, 200]
     # Sixty-one minutes later, as far as the counts can tell.
-    for minute in BrakeMinute.objects.all():
-        minute.minute -= timedelta(minutes=61)
-        minute.save()
+    brake = DeactivationBrake.objects.get(organisation=organisation)
+    [(minute, count)] = brake.minute_counts.items()
+    earlier = datetime.strptime(minute, "%Y-%m-%dT%H:%M") - timedelta(minutes=61)
+    brake.minute_counts = {earlier.strftime("%Y-%m-%dT%H:%M"): count}
+    brake.save()
 
     assert [deactivate(scim_client, person.pk).status_code for person in people[2:5]] == [200, 200, 429]
-
-    call_command("prune_provisioning_activity", verbosity=0)
-    assert list(BrakeMinute.objects.values_list("deactivations", flat=True)) == [2]
+    # The minute out of the window was dropped when the next one was counted.
+    assert list(DeactivationBrake.objects.get(organisation=organisation).minute_counts.values()) == [2]
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,9 @@
-"""The brake's threshold, as a table: no database, no HTTP."""
+"""The brake's threshold and its sliding window, as tables: no database, no HTTP."""
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
 
-from scim_provisioning.brake.threshold import PERCENT_FLOOR, Threshold
+from scim_provisioning.brake.threshold import PERCENT_FLOOR, Threshold, window_add, window_count, window_start
 
 DEFAULTS = Threshold()
 
@@ -65,3 +67,39 @@ def test_counting_the_population_up_to_the_cap_decides_exactly_as_the_full_count
 def test_the_count_is_bounded_by_the_limits_not_by_the_organisation():
     assert DEFAULTS.population_cap() == 250
     assert Threshold(max_people=3, max_percent=7).population_cap() == 43
+
+
+NOW = datetime(2026, 12, 2, 14, 30, 45, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("counts", "count", "start"),
+    [
+        ({}, 0, "2026-12-02T14:30"),
+        ({"2026-12-02T14:30": 3}, 3, "2026-12-02T14:30"),
+        # Fifty-nine minutes ago is in the window; sixty minutes ago is not.
+        ({"2026-12-02T13:31": 2, "2026-12-02T14:00": 1}, 3, "2026-12-02T13:31"),
+        ({"2026-12-02T13:30": 5, "2026-12-02T14:29": 1}, 1, "2026-12-02T14:29"),
+        ({"2026-12-01T14:30": 9}, 0, "2026-12-02T14:30"),
+    ],
+)
+def test_the_window_is_the_last_sixty_minutes(counts, count, start):
+    assert window_count(counts, now=NOW) == count
+    assert window_start(counts, now=NOW) == datetime.strptime(start, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
+
+
+def test_adding_counts_this_minute_and_drops_minutes_out_of_the_window():
+    counts = {"2026-12-02T13:30": 5, "2026-12-02T13:31": 2, "2026-12-02T14:30": 1}
+
+    assert window_add(counts, now=NOW) == {"2026-12-02T13:31": 2, "2026-12-02T14:30": 2}
+    assert window_add({}, now=NOW) == {"2026-12-02T14:30": 1}
+    # A time in another zone is the same minute.
+    assert window_add({}, now=NOW.astimezone(timezone(timedelta(hours=-5)))) == {"2026-12-02T14:30": 1}
+
+
+def test_a_wave_keeps_at_most_sixty_one_minutes():
+    counts: dict = {}
+    for minute in range(0, 600, 7):
+        counts = window_add(counts, now=NOW + timedelta(minutes=minute))
+    assert len(counts) <= 61
+    assert window_count(counts, now=NOW + timedelta(minutes=595)) == len(range(539, 600, 7))

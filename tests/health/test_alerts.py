@@ -10,12 +10,11 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import transaction
 from django.utils import timezone
 
 from organisations.access import Actor
 from organisations.models import Role
-from scim_provisioning.brake.actions import brake_admit, brake_release
+from scim_provisioning.brake.actions import brake_release
 from scim_provisioning.brake.selectors import brake_state
 from scim_provisioning.health import alerts as alerts_module
 from scim_provisioning.health.alerts import Outcome, health_state, provisioning_alerts_run
@@ -23,7 +22,7 @@ from scim_provisioning.health.conditions import HealthCondition, health_conditio
 from scim_provisioning.management.commands import provisioning_alerts
 from scim_provisioning.models import ProvisioningAlert, ScimRequest
 from tests.activity.factories import scim_users_bulk
-from tests.brake.conftest import brake_with
+from tests.brake.conftest import brake_with, entra_deactivates
 from tests.deployment import free_port
 
 from ..factories import SYSTEM, UserFactory, provisioned_organisation
@@ -179,10 +178,7 @@ def test_the_brake_alert_follows_the_brake(contoso, mailoutbox):
     organisation = contoso.organisation
     people = scim_users_bulk(organisation=organisation, count=40)
     brake_with(organisation, max_people=3, max_percent=50)
-    acting = Actor.credential(organisation=organisation, label="code …k9Qz")
-    with transaction.atomic():
-        for person in people[:5]:
-            brake_admit(acting=acting, scim_user=person, method="PATCH")
+    assert entra_deactivates(organisation, people[:5]) == [True, True, True, False, False]
     now = timezone.now()
     requests_at(organisation, now)
 

@@ -4,16 +4,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
 from django.utils import timezone
 
-from organisations.access import Actor
-from scim_provisioning.brake.actions import brake_admit
 from scim_provisioning.brake.selectors import brake_state
 from scim_provisioning.health.conditions import HealthCondition, health_conditions
 from scim_provisioning.models import DeactivationBrake, HeldDeactivation, ScimRequest
 from tests.activity.factories import scim_users_bulk
-from tests.brake.conftest import brake_with
+from tests.brake.conftest import brake_with, entra_deactivates
 
 from ..factories import provisioned_organisation
 from .conftest import NOW, ago, code_at, requests_at, secret_at
@@ -186,10 +183,7 @@ def test_the_brake_engaged_by_entra_deactivations(organisation):
     requests_at(organisation, now)
     people = scim_users_bulk(organisation=organisation, count=40)
     brake_with(organisation, max_people=3, max_percent=50)
-    acting = Actor.credential(organisation=organisation, label="code …k9Qz")
-    with transaction.atomic():
-        admitted = [brake_admit(acting=acting, scim_user=person, method="PATCH") for person in people[:6]]
-    assert admitted == [True, True, True, False, False, False]
+    assert entra_deactivates(organisation, people[:6]) == [True, True, True, False, False, False]
 
     state = brake_state(organisation=organisation)
     assert (state.attempted, state.held) == (6, 3)

@@ -17,7 +17,6 @@ from django.utils import timezone
 
 from organisations.access import Actor
 from organisations.models import Organisation
-from scim_provisioning.brake.actions import brake_minutes_prune
 from scim_provisioning.models import ScimRequest
 from scim_provisioning.oauth.actions import oauth_housekeeping
 
@@ -94,10 +93,6 @@ class Command(BaseCommand):
         tokens, assertions = oauth_housekeeping(acting=Actor.system("command prune_provisioning_activity"))
         if verbosity >= 1 and (tokens or assertions):
             self.stdout.write(f"Deleted {tokens:,} expired access token(s) and {assertions:,} spent assertion id(s).")
-        # The brake's per-minute counts are needed for one window only.
-        minutes = brake_minutes_prune(before=timezone.now())
-        if verbosity >= 1 and minutes:
-            self.stdout.write(f"Deleted {minutes:,} per-minute deactivation count(s) older than the brake's window.")
 
         if verbosity >= 1:
             self.stdout.write(
