@@ -24,3 +24,5 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # and override these.
 SCIM_ACTIVITY_DATABASE = "default"
 SCIM_ACTIVITY_QUEUED = False
+# Likewise the brake's counting transaction: nested in the deactivation's, on the default connection.
+PROVISIONING_BRAKE_DATABASE = "default"

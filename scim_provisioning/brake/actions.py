@@ -3,12 +3,12 @@
 ``brake_admit`` is the last step of every deactivation Entra ID asks for (PATCH or PUT with
 ``active: false``, DELETE), inside its transaction once the person's rows are written. It locks
 the organisation's brake row, so the window's count is right across app processes and concurrent
-requests, and asking last keeps that lock (which every deactivation of the organisation waits
-for) to one UPDATE and the commit. When it holds, it raises ``DeactivationHeldError``: the
-deactivation's transaction rolls back, and the caller records the hold with ``brake_hold`` in a
-transaction of its own and answers 429, which Entra ID retries on later cycles. Only a
-provisioning credential is ever held: a deactivation an admin makes in Prompt, or a command,
-goes straight through.
+requests. Every deactivation of the organisation queues for that lock, so it is taken in a short
+transaction of its own (``PROVISIONING_BRAKE_DATABASE``), released once the count is written.
+When it holds, it raises ``DeactivationHeldError``: the deactivation's transaction rolls back,
+and the caller records the hold with ``brake_hold`` in a transaction of its own and answers 429,
+which Entra ID retries on later cycles. Only a provisioning credential is ever held: a
+deactivation an admin makes in Prompt, or a command, goes straight through.
 
 ``brake_release``, ``brake_keep`` and ``brake_settings_save`` are what the Azure AD page and
 ``provisioning_brake`` call; each takes its actor, asks the reach rule and records an audit event.
@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -63,16 +64,17 @@ class DeactivationHeldError(TooManyRequestsError):
         self.engaged = engaged
 
 
-def _brake_locked(organisation_id: int) -> DeactivationBrake:
+def _brake_locked(organisation_id: int, *, using: str = DEFAULT_DB_ALIAS) -> DeactivationBrake:
     """Lock the organisation's brake row, creating it (with the defaults) the first time."""
-    brake = DeactivationBrake.objects.select_for_update().filter(organisation_id=organisation_id).first()
+    brakes = DeactivationBrake.objects.using(using).select_for_update()
+    brake = brakes.filter(organisation_id=organisation_id).first()
     if brake is None:
         try:
-            with transaction.atomic():
-                DeactivationBrake.objects.create(organisation_id=organisation_id)
+            with transaction.atomic(using=using):
+                DeactivationBrake.objects.using(using).create(organisation_id=organisation_id)
         except IntegrityError:
             pass  # a concurrent request created it; the lock below waits for its transaction
-        brake = DeactivationBrake.objects.select_for_update().get(organisation_id=organisation_id)
+        brake = brakes.get(organisation_id=organisation_id)
     return brake
 
 
@@ -113,11 +115,26 @@ def brake_admit(*, acting: Actor, scim_user: ScimUser, method: str, was_active: 
         # Released by an admin: Entra's retry goes through, uncounted.
         HeldDeactivation.objects.filter(pk=open_hold["pk"]).update(status=HeldDeactivation.Status.DONE)
         return
-    brake = _brake_locked(organisation.pk)
-    if not brake.enabled:
-        if open_hold is not None:
-            HeldDeactivation.objects.filter(pk=open_hold["pk"]).update(status=HeldDeactivation.Status.DONE)
-        return
+    # Counted in a transaction of its own through PROVISIONING_BRAKE_DATABASE (on PostgreSQL a
+    # connection whose commits do not wait for the disk): the lock is released as soon as the
+    # count is written, not when the deactivation commits. Should that commit fail after all,
+    # the window counts one deactivation too many, which errs on the side of holding.
+    alias = settings.PROVISIONING_BRAKE_DATABASE
+    # No savepoint where it nests in the deactivation's transaction: a hold rolls back both.
+    with transaction.atomic(using=alias, savepoint=False):
+        brake = _brake_locked(organisation.pk, using=alias)
+        enabled = brake.enabled
+        if enabled:
+            _count_or_hold(brake, organisation=organisation, scim_user=scim_user, method=method, was_active=was_active)
+            brake.save(using=alias, update_fields=["minute_counts", "population", "population_counted_at"])
+    if not enabled and open_hold is not None:
+        HeldDeactivation.objects.filter(pk=open_hold["pk"]).update(status=HeldDeactivation.Status.DONE)
+
+
+def _count_or_hold(
+    brake: DeactivationBrake, *, organisation: Organisation, scim_user: ScimUser, method: str, was_active: bool
+) -> None:
+    """Add the deactivation to the locked brake's window, or raise ``DeactivationHeldError``."""
     if brake.engaged_at is not None:
         raise DeactivationHeldError(organisation=organisation, scim_user=scim_user, method=method, engaged=None)
     now = timezone.now()
@@ -132,7 +149,6 @@ def brake_admit(*, acting: Actor, scim_user: ScimUser, method: str, was_active: 
             engaged=(admitted, window_start(brake.minute_counts, now=now)),
         )
     brake.minute_counts = window_add(brake.minute_counts, now=now)
-    brake.save(update_fields=["minute_counts", "population", "population_counted_at"])
 
 
 @transaction.atomic
