@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import Q, QuerySet
 
@@ -261,6 +262,17 @@ def access_organisation(*, acting: Actor, organisation_id: object, for_update: b
         return queryset.get(pk=organisation_id)
     except (Organisation.DoesNotExist, ValueError, TypeError):
         raise NotInReachError(f"No organisation {str(organisation_id)[:64]!r}.") from None
+
+
+def access_organisation_to_change(*, acting: Actor, organisation_id: object, for_update: bool = False) -> Organisation:
+    """Return the organisation if ``acting`` may change it (its settings, codes, rules, brake).
+
+    PermissionDenied for an actor without the right to change organisations at all (a
+    credential, a person with no role); NotInReachError for one out of its reach.
+    """
+    if not reach(acting).allows("organisation", roles.CHANGE):
+        raise PermissionDenied("You cannot change organisations.")
+    return access_organisation(acting=acting, organisation_id=organisation_id, for_update=for_update)
 
 
 def can_use_admin(user) -> bool:

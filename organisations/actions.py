@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 
 from . import roles
-from .access import Actor, NotInReachError, access_organisation, access_user, reach
+from .access import Actor, NotInReachError, access_organisation_to_change, access_user, reach
 from .audit import HIDDEN, audit_event, audit_record
 from .azure_ad import AzureADSettings, azure_ad_settings_errors
 from .domains import claimed_domain_conflict, domain_claim_errors
@@ -328,10 +328,8 @@ def azure_ad_errors(*, acting: Actor, organisation: Organisation, settings: Azur
 @transaction.atomic
 def organisation_update_azure_ad(*, acting: Actor, organisation: Organisation, settings: AzureADSettings) -> AzureADUpdate:
     """Store an organisation's Azure AD settings and sign-in domains, or raise ValidationError."""
-    if not reach(acting).allows("organisation", roles.CHANGE):
-        raise PermissionDenied("You cannot change organisations.")
     # Locked so two admins saving at once cannot both decide from the same state.
-    locked = access_organisation(acting=acting, organisation_id=organisation.pk, for_update=True)
+    locked = access_organisation_to_change(acting=acting, organisation_id=organisation.pk, for_update=True)
     _refuse(azure_ad_errors(acting=acting, organisation=locked, settings=settings))
     changes = {}
     for name in _AZURE_AD_FIELDS:

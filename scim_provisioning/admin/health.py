@@ -43,7 +43,7 @@ class ProvisioningHealthPageMixin:
         return {
             "brake": state,
             "brake_form": BrakeSettingsForm.for_state(state),
-            "health": health_state(organisation=organisation),
+            "health": health_state(organisation=organisation, brake=state),
             "brake_review_url": self._azure_ad_url(organisation, "azure_ad_brake"),
             "brake_release_url": self._azure_ad_url(organisation, "azure_ad_brake_release"),
             "brake_keep_url": self._azure_ad_url(organisation, "azure_ad_brake_keep"),

@@ -18,14 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from organisations import roles
-from organisations.access import Actor, access_organisation, reach
+from organisations.access import Actor, access_organisation_to_change
 from organisations.audit import audit_record
 from organisations.models import AuditEvent, Organisation
 
@@ -191,13 +190,6 @@ def brake_hold(*, acting: Actor, held: DeactivationHeldError) -> None:
 # --- an admin's answers ---------------------------------------------------------------------------
 
 
-def _organisation_managed(acting: Actor, organisation: Organisation) -> Organisation:
-    """Lock the organisation if ``acting`` may change its settings (its Admins and above, the system)."""
-    if not reach(acting).allows("organisation", roles.CHANGE):
-        raise PermissionDenied("You cannot change this organisation's provisioning.")
-    return access_organisation(acting=acting, organisation_id=organisation.pk, for_update=True)
-
-
 def _release(acting: Actor, organisation: Organisation, brake: DeactivationBrake, *, now: datetime) -> int:
     released = HeldDeactivation.objects.filter(organisation=organisation, status=HeldDeactivation.Status.HELD).update(
         status=HeldDeactivation.Status.RELEASED, released_at=now, released_by=str(acting)[:300]
@@ -223,7 +215,7 @@ class BrakeRelease:
 @transaction.atomic
 def brake_release(*, acting: Actor, organisation: Organisation) -> BrakeRelease:
     """Let the held deactivations through on Entra ID's next retry, and start a new window."""
-    locked = _organisation_managed(acting, organisation)
+    locked = access_organisation_to_change(acting=acting, organisation_id=organisation.pk, for_update=True)
     brake = _brake_locked(locked.pk)
     was_engaged = brake.engaged_at is not None
     pending = HeldDeactivation.objects.filter(organisation=locked, status=HeldDeactivation.Status.HELD).exists()
@@ -244,7 +236,7 @@ def brake_release(*, acting: Actor, organisation: Organisation) -> BrakeRelease:
 @transaction.atomic
 def brake_keep(*, acting: Actor, organisation: Organisation) -> bool:
     """Record that an admin keeps the deactivations on hold; return False if nothing is held."""
-    locked = _organisation_managed(acting, organisation)
+    locked = access_organisation_to_change(acting=acting, organisation_id=organisation.pk, for_update=True)
     brake = _brake_locked(locked.pk)
     if brake.engaged_at is None:
         return False
@@ -290,7 +282,7 @@ def brake_settings_save(*, acting: Actor, organisation: Organisation, settings: 
     errors = brake_settings_errors(settings)
     if errors:
         raise ValidationError(errors)
-    locked = _organisation_managed(acting, organisation)
+    locked = access_organisation_to_change(acting=acting, organisation_id=organisation.pk, for_update=True)
     brake = _brake_locked(locked.pk)
     changes = {}
     for name in ("enabled", "max_people", "max_percent"):

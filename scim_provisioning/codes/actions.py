@@ -16,8 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from organisations import roles
-from organisations.access import Actor, access_organisation, reach
+from organisations.access import Actor, access_organisation_to_change, reach
 from organisations.actions import AzureADUpdate, organisation_update_azure_ad
 from organisations.audit import audit_record
 from organisations.azure_ad import AzureADSettings
@@ -37,20 +36,13 @@ class ProvisioningNotEnabledError(Exception):
     """Codes are issued only for organisations with automated user provisioning enabled."""
 
 
-def organisation_for_credentials(acting: Actor, organisation: Organisation) -> Organisation:
-    """Lock the organisation if ``acting`` may manage its codes (its Admins and above, the system)."""
-    if not reach(acting).allows("organisation", roles.CHANGE):
-        raise PermissionDenied("You cannot manage this organisation's codes.")
-    return access_organisation(acting=acting, organisation_id=organisation.pk, for_update=True)
-
-
 @sensitive_variables("plaintext")
 @transaction.atomic
 def provisioning_code_issue(
     *, acting: Actor, organisation: Organisation, revoke_previous: bool = False
 ) -> tuple[ProvisioningCode, str]:
     """Issue a new code; earlier codes keep working for the grace period unless revoked now."""
-    locked = organisation_for_credentials(acting, organisation)
+    locked = access_organisation_to_change(acting=acting, organisation_id=organisation.pk, for_update=True)
     if not locked.provisioning_enabled:
         raise ProvisioningNotEnabledError(f"Automated User Provisioning is not enabled for {locked}.")
     now = timezone.now()
@@ -85,7 +77,7 @@ def provisioning_code_issue(
 @transaction.atomic
 def provisioning_code_revoke_previous(*, acting: Actor, organisation: Organisation) -> int:
     """End every active code but the newest at once; return how many were revoked."""
-    locked = organisation_for_credentials(acting, organisation)
+    locked = access_organisation_to_change(acting=acting, organisation_id=organisation.pk, for_update=True)
     active = ProvisioningCode.objects.filter(tokens.active_codes_q(), organisation=locked)
     newest = active.order_by("-created_at", "-id").first()
     if newest is None:
@@ -96,7 +88,7 @@ def provisioning_code_revoke_previous(*, acting: Actor, organisation: Organisati
 @transaction.atomic
 def provisioning_code_revoke_all(*, acting: Actor, organisation: Organisation) -> int:
     """Revoke every active code of the organisation; return how many were revoked."""
-    locked = organisation_for_credentials(acting, organisation)
+    locked = access_organisation_to_change(acting=acting, organisation_id=organisation.pk, for_update=True)
     active = ProvisioningCode.objects.filter(tokens.active_codes_q(), organisation=locked)
     return _revoke(acting, locked, active, note="Every code revoked.")
 
@@ -119,7 +111,7 @@ def _revoke(acting: Actor, organisation: Organisation, codes, *, note: str) -> i
 @transaction.atomic
 def provisioning_code_reveal(*, acting: Actor, code: ProvisioningCode) -> str:
     """Return a code's plaintext and record who revealed it."""
-    organisation = organisation_for_credentials(acting, code.organisation)
+    organisation = access_organisation_to_change(acting=acting, organisation_id=code.organisation_id, for_update=True)
     plaintext = tokens.decrypt_code(code.encrypted)
     ProvisioningCodeReveal.objects.create(code=code, revealed_by=acting.user)
     audit_record(acting=acting, action="code.revealed", organisation_id=organisation.pk, target_label=f"{CODE_NAME} {code}")

@@ -25,6 +25,7 @@ from django.utils import timezone
 from organisations.access import Actor, reach
 from organisations.models import Organisation, Role, User
 
+from ..brake.selectors import BrakeState
 from ..models import ProvisioningAlert
 from .conditions import HealthCondition, health_conditions
 
@@ -117,9 +118,14 @@ class HealthItem:
         return self.alert is not None and self.alert.notified_at is not None
 
 
-def health_state(*, organisation: Organisation, now: datetime | None = None) -> list[HealthItem]:
-    """Return the organisation's current problems, each with its open alert episode if there is one."""
-    conditions = health_conditions(organisation=organisation, now=now)
+def health_state(
+    *, organisation: Organisation, now: datetime | None = None, brake: BrakeState | None = None
+) -> list[HealthItem]:
+    """Return the organisation's current problems, each with its open alert episode if there is one.
+
+    ``brake``: the organisation's brake, when the caller (the Azure AD page) has read it already.
+    """
+    conditions = health_conditions(organisation=organisation, now=now, brake=brake)
     if not conditions:
         return []
     alerts = {

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from organisations.models import Organisation
 
-from ..brake.selectors import brake_state
+from ..brake.selectors import BrakeState, brake_state
 from ..codes.tokens import active_codes_q
 from ..models import OAuthClientSecret, ProvisioningAlert, ProvisioningCode, ScimRequest
 from ..oauth.tokens import active_secrets_q
@@ -114,8 +114,7 @@ def _failures(organisation: Organisation, *, now: datetime) -> HealthCondition |
     )
 
 
-def _brake(organisation: Organisation) -> HealthCondition | None:
-    state = brake_state(organisation=organisation)
+def _brake(state: BrakeState) -> HealthCondition | None:
     if not (state.enabled and state.engaged):
         return None
     return _condition(
@@ -145,10 +144,13 @@ def _code_age(*, now: datetime, codes: list[ProvisioningCode]) -> HealthConditio
     )
 
 
-def health_conditions(*, organisation: Organisation, now: datetime | None = None) -> list[HealthCondition]:
+def health_conditions(
+    *, organisation: Organisation, now: datetime | None = None, brake: BrakeState | None = None
+) -> list[HealthCondition]:
     """Return what is wrong with the organisation's provisioning now, in ``ProvisioningAlert.Kind`` order.
 
-    Nothing is wrong with an organisation whose provisioning is off. Four to six queries.
+    Nothing is wrong with an organisation whose provisioning is off. Four to six queries, two
+    fewer when the caller has read the ``brake`` already.
     """
     if not organisation.provisioning_enabled:
         return []
@@ -162,7 +164,7 @@ def health_conditions(*, organisation: Organisation, now: datetime | None = None
     found = [
         _silence(organisation, now=now, codes=codes),
         _failures(organisation, now=now),
-        _brake(organisation),
+        _brake(brake or brake_state(organisation=organisation)),
         _code_age(now=now, codes=codes),
     ]
     return [condition for condition in found if condition is not None]

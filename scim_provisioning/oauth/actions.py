@@ -19,11 +19,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from organisations.access import Actor, NotInReachError, access_organisation
+from organisations.access import Actor, NotInReachError, access_organisation, access_organisation_to_change
 from organisations.audit import audit_record
 from organisations.models import Organisation
 
-from ..codes.actions import ProvisioningNotEnabledError, organisation_for_credentials
+from ..codes.actions import ProvisioningNotEnabledError
 from ..models import OAuthAccessToken, OAuthAssertionUse, OAuthClient, OAuthClientSecret
 from ..protocol import oauth as protocol
 from . import federation, tokens
@@ -64,7 +64,7 @@ def _revoke_tokens(tokens_qs, now) -> int:
 @transaction.atomic
 def oauth_client_secret_issue(*, acting: Actor, organisation: Organisation) -> tuple[OAuthClientSecret, str]:
     """Generate a client secret (creating the client if needed); return it and its plaintext, shown once."""
-    locked = organisation_for_credentials(acting, organisation)
+    locked = access_organisation_to_change(acting=acting, organisation_id=organisation.pk, for_update=True)
     if not locked.provisioning_enabled:
         raise ProvisioningNotEnabledError(f"Automated User Provisioning is not enabled for {locked}.")
     client = _client_for(locked)
@@ -95,7 +95,7 @@ def oauth_client_secret_issue(*, acting: Actor, organisation: Organisation) -> t
 @transaction.atomic
 def oauth_client_secret_revoke(*, acting: Actor, organisation: Organisation, secret_id: object) -> OAuthClientSecret:
     """Revoke one secret and every token granted for it; NotInReachError if it is not this organisation's."""
-    locked = organisation_for_credentials(acting, organisation)
+    locked = access_organisation_to_change(acting=acting, organisation_id=organisation.pk, for_update=True)
     now = timezone.now()
     secret = (
         OAuthClientSecret.objects.select_for_update()
@@ -131,7 +131,7 @@ class ClientRevocation:
 @transaction.atomic
 def oauth_client_revoke(*, acting: Actor, organisation: Organisation) -> ClientRevocation:
     """Revoke every secret and token of the organisation's client and end its federation."""
-    locked = organisation_for_credentials(acting, organisation)
+    locked = access_organisation_to_change(acting=acting, organisation_id=organisation.pk, for_update=True)
     client = OAuthClient.objects.select_for_update().filter(organisation=locked).first()
     if client is None:
         return ClientRevocation(0, 0, False)
@@ -192,7 +192,7 @@ def oauth_client_settings_errors(*, organisation: Organisation, client: OAuthCli
 @transaction.atomic
 def oauth_client_settings_save(*, acting: Actor, organisation: Organisation, wanted: ClientSettings) -> OAuthClient:
     """Store federation and the code switch, or raise ValidationError (by field), storing nothing."""
-    locked = organisation_for_credentials(acting, organisation)
+    locked = access_organisation_to_change(acting=acting, organisation_id=organisation.pk, for_update=True)
     client = OAuthClient.objects.select_for_update().filter(organisation=locked).first()
     errors = oauth_client_settings_errors(organisation=locked, client=client, wanted=wanted)
     if errors:

@@ -17,7 +17,7 @@ from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTextTransform
 
 from organisations import roles
-from organisations.access import Actor, access_organisation, access_user, reach
+from organisations.access import Actor, access_organisation_to_change, access_user, reach
 from organisations.actions import Placement, users_place
 from organisations.audit import audit_record
 from organisations.models import Organisation, User
@@ -150,9 +150,7 @@ def placement_rules_save(*, acting: Actor, organisation: Organisation, specs: li
 
     Raises ValidationError (nothing stored) when a rule is invalid; see ``placement_rules_errors``.
     """
-    if not reach(acting).allows("organisation", roles.CHANGE):
-        raise PermissionDenied("You cannot change organisations.")
-    locked = access_organisation(acting=acting, organisation_id=organisation.pk, for_update=True)
+    locked = access_organisation_to_change(acting=acting, organisation_id=organisation.pk, for_update=True)
     errors = placement_rules_errors(organisation=locked, specs=specs)
     if any(errors):
         number, first = next((n, e) for n, e in enumerate(errors, start=1) if e)

@@ -27,10 +27,10 @@ Action = ScimRequest.Action
 # organisation, the form's current defaults, sign-in domains and choices, codes and last reveal,
 # the recent changes, the OAuth client and its secrets, and the panel's four (five when a failure
 # names its user only by path); the placement rules' rows and the choices of their selects (four),
-# and their report (four); the brake (one, two while it holds), the health conditions (four to six:
-# codes, Entra's last request, the first secret when it never called, the hour's failures, the
-# brake) and the open alerts of the problems found (one).
-PAGE_QUERIES = 35
+# and their report (four); the brake (one, two while it holds), the health conditions that
+# share it (three or four: codes, Entra's last request, the first secret when it never called,
+# the hour's failures) and the open alerts of the problems found (one).
+PAGE_QUERIES = 33
 
 
 def signed_in(user) -> Client:

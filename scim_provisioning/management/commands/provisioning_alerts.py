@@ -6,8 +6,13 @@ from datetime import UTC, datetime
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from organisations.access import Actor
-from organisations.models import Organisation
-from scim_provisioning.health.alerts import AlertNotice, AlertsRun, Outcome, provisioning_alerts_run
+from scim_provisioning.health.alerts import (
+    AlertNotice,
+    AlertsRun,
+    Outcome,
+    provisioning_alerts_run,
+)
+from scim_provisioning.management.arguments import organisation_by_slug
 
 
 def _count(number: int, singular: str, plural: str | None = None) -> str:
@@ -36,11 +41,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, organisation: str | None, dry_run: bool, **options) -> None:
-        target = None
-        if organisation is not None:
-            target = Organisation.objects.filter(slug=organisation).first()
-            if target is None:
-                raise CommandError(f"No organisation has the slug {organisation!r}.")
+        target = organisation_by_slug(organisation) if organisation is not None else None
         run = provisioning_alerts_run(
             acting=Actor.system("command provisioning_alerts"), organisation=target, dry_run=dry_run
         )

@@ -11,7 +11,12 @@ from django.utils.timesince import timesince
 from organisations.access import Actor
 from organisations.models import Organisation
 from scim_provisioning.brake import actions
-from scim_provisioning.brake.selectors import BrakeState, brake_state, held_deactivations
+from scim_provisioning.brake.selectors import (
+    BrakeState,
+    brake_state,
+    held_deactivations,
+)
+from scim_provisioning.management.arguments import organisation_by_slug
 
 # Held people listed by `status` for one organisation; the Azure AD page's Review lists them all.
 LISTED = 20
@@ -46,17 +51,11 @@ class Command(BaseCommand):
         self.acting = Actor.system(f"command provisioning_brake {action}")
         getattr(self, f"handle_{action}")(**options)
 
-    def _organisation(self, slug: str) -> Organisation:
-        try:
-            return Organisation.objects.get(slug=slug)
-        except Organisation.DoesNotExist:
-            raise CommandError(f"No organisation has the slug {slug!r}.") from None
-
     # --- status ---------------------------------------------------------------------------------
 
     def handle_status(self, *, organisation, **options):
         if organisation is not None:
-            organisations = [self._organisation(organisation)]
+            organisations = [organisation_by_slug(organisation)]
         else:
             organisations = list(Organisation.objects.filter(provisioning_enabled=True).order_by("slug"))
         states = [(org, brake_state(organisation=org)) for org in organisations]
@@ -122,7 +121,7 @@ class Command(BaseCommand):
     # --- decisions ------------------------------------------------------------------------------
 
     def handle_release(self, *, organisation, **options):
-        target = self._organisation(organisation)
+        target = organisation_by_slug(organisation)
         release = actions.brake_release(acting=self.acting, organisation=target)
         if not release.was_engaged and not release.released:
             self.stdout.write(f"The brake of {target.slug} holds nothing: there is nothing to release.")
@@ -135,13 +134,13 @@ class Command(BaseCommand):
         )
 
     def handle_keep(self, *, organisation, **options):
-        target = self._organisation(organisation)
+        target = organisation_by_slug(organisation)
         if not actions.brake_keep(acting=self.acting, organisation=target):
             raise CommandError(f"The brake of {target.slug} is not holding anything.")
         self.stdout.write(f"Deactivations of {target.slug} stay on hold until the brake is released.")
 
     def handle_set(self, *, organisation, enabled, people, percent, **options):
-        target = self._organisation(organisation)
+        target = organisation_by_slug(organisation)
         state = brake_state(organisation=target)
         wanted = actions.BrakeSettings(
             enabled=state.enabled if enabled is None else enabled,

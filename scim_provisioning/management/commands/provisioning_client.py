@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from organisations.access import Actor
-from organisations.models import Organisation
 from scim_provisioning.codes.actions import ProvisioningNotEnabledError
+from scim_provisioning.management.arguments import organisation_by_slug
 from scim_provisioning.models import OAuthClient
 from scim_provisioning.oauth import actions
 
@@ -42,14 +42,8 @@ class Command(BaseCommand):
         self.acting = Actor.system(f"command provisioning_client {action}")
         getattr(self, f"handle_{action}")(**options)
 
-    def _organisation(self, slug: str) -> Organisation:
-        try:
-            return Organisation.objects.get(slug=slug)
-        except Organisation.DoesNotExist:
-            raise CommandError(f"No organisation has the slug {slug!r}.") from None
-
     def handle_issue(self, *, organisation, **options):
-        target = self._organisation(organisation)
+        target = organisation_by_slug(organisation)
         try:
             secret, plaintext = actions.oauth_client_secret_issue(acting=self.acting, organisation=target)
         except ProvisioningNotEnabledError:
@@ -67,7 +61,7 @@ class Command(BaseCommand):
         self.stdout.write(f"client_secret={plaintext}")
 
     def handle_revoke(self, *, organisation, **options):
-        target = self._organisation(organisation)
+        target = organisation_by_slug(organisation)
         revocation = actions.oauth_client_revoke(acting=self.acting, organisation=target)
         if not revocation.anything:
             self.stdout.write(f"{target.slug} has no active OAuth client credential: nothing to revoke.")
@@ -79,7 +73,7 @@ class Command(BaseCommand):
         )
 
     def handle_federate(self, *, organisation, application_id, object_id, **options):
-        target = self._organisation(organisation)
+        target = organisation_by_slug(organisation)
         if not target.provisioning_enabled:
             raise CommandError(
                 f"Automated User Provisioning is not enabled for {target.slug}: enable it on the Azure AD page first."

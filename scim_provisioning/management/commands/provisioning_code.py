@@ -7,6 +7,7 @@ from organisations.access import Actor
 from organisations.models import Organisation
 from scim_provisioning.codes import actions
 from scim_provisioning.codes.tokens import active_codes_q
+from scim_provisioning.management.arguments import organisation_by_slug
 from scim_provisioning.models import ProvisioningCode
 
 
@@ -32,14 +33,8 @@ class Command(BaseCommand):
         self.acting = Actor.system(f"command provisioning_code {action}")
         getattr(self, f"handle_{action}")(**options)
 
-    def _organisation(self, slug: str) -> Organisation:
-        try:
-            return Organisation.objects.get(slug=slug)
-        except Organisation.DoesNotExist:
-            raise CommandError(f"No organisation has the slug {slug!r}.") from None
-
     def handle_rotate(self, *, organisation, revoke_previous, **options):
-        target = self._organisation(organisation)
+        target = organisation_by_slug(organisation)
         try:
             code, plaintext = actions.provisioning_code_issue(
                 acting=self.acting, organisation=target, revoke_previous=revoke_previous
@@ -54,7 +49,7 @@ class Command(BaseCommand):
         self.stdout.write(plaintext)
 
     def handle_revoke(self, *, organisation, **options):
-        target = self._organisation(organisation)
+        target = organisation_by_slug(organisation)
         revoked = actions.provisioning_code_revoke_all(acting=self.acting, organisation=target)
         self.stdout.write(f"Revoked {revoked} code(s) of {target.slug}.")
 
